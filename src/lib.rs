@@ -1,0 +1,11 @@
+//! leadscore: streaming lead scoring. Marketing events in from Kafka, a
+//! decaying score and funnel stage per lead, explained stage changes out.
+//!
+//! Follow one event: [`codec`] decodes it into an [`event::Event`],
+//! [`engine::TaskState::apply`] scores it with a [`model::Model`] and returns
+//! [`engine::StageChange`]s, [`codec`] encodes them, and [`pipeline`] moves
+//! bytes to and from Kafka.
+
+pub mod engine;
+pub mod event;
+pub mod model;
