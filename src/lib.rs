@@ -6,6 +6,14 @@
 //! [`engine::StageChange`]s, [`codec`] encodes them, and [`pipeline`] moves
 //! bytes to and from Kafka.
 
+pub mod codec;
+pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod event;
 pub mod model;
+pub mod pipeline;
+pub mod replay;
+pub mod service;
+pub mod snapshot;
+pub mod telemetry;

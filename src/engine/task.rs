@@ -98,6 +98,10 @@ impl TaskState {
         }
         out.outcome = Some(Outcome::Scored);
         lead.last_event_ms = lead.last_event_ms.max(t);
+        // A promoted lead's total before this event: an event recycles a
+        // lead only when it lowers the score (negative points, a lower fit).
+        let before =
+            (lead.stage != Stage::Lead).then(|| lead.score_at(model, lead.last_event_ms).total);
 
         let mut matched = None;
         if let EventBody::Profile(p) = &event.body {
@@ -143,7 +147,12 @@ impl TaskState {
             ))
         } else if from == Stage::Lead && score.total >= st.mql_at {
             Some((Stage::Mql, Reason::ScoreThreshold))
-        } else if at >= lead.hold_until_ms && recycles(model, from, score.total) {
+        } else if at >= lead.hold_until_ms
+            && before.is_some_and(|b| score.total < b)
+            && recycles(model, from, score.total)
+        {
+            // This event lowered the score below the line; decay alone is
+            // left to the sweep (reason recycled_decay, no trigger event).
             Some((Stage::Lead, Reason::ScoreThreshold))
         } else {
             None

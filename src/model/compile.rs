@@ -292,14 +292,16 @@ fn compile_rule(
             ))
         }
         Some(t) => t,
-        None => return Err(cx.err(
-            r.event.span(),
-            format!("{key}.event"),
-            format!(
+        None => {
+            return Err(cx.err(
+                r.event.span(),
+                format!("{key}.event"),
+                format!(
                 "unknown event \"{}\"; expected page_view, pricing_page, download, webinar or form",
                 r.event.get_ref()
             ),
-        )),
+            ))
+        }
     };
     let Some(&category) = cat_ids.get(r.category.get_ref()) else {
         return Err(cx.err(

@@ -1,0 +1,158 @@
+//! `leadscore bench`: fills the inbound topics of one mock cluster with N
+//! events, then measures in the same run (a) raw rdkafka consumption with no
+//! processing and (b) the full pipeline including publishing stage changes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use leadscore::config::Config;
+use leadscore::demo::{Traffic, TrafficMix};
+use leadscore::model::Model;
+use leadscore::pipeline::{self, Counters, Shutdown};
+use leadscore::telemetry::{health::Health, logging};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::ClientConfig;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Events to pre-fill.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Partitions per inbound topic (spread keeps the mock cluster's ~5 MB/partition limit away).
+    #[arg(long, default_value_t = 16)]
+    partitions: i32,
+    /// Distinct leads.
+    #[arg(long, default_value_t = 200_000)]
+    leads: u64,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    logging::init(leadscore::config::LogFormat::Human, "warn");
+    let mock = MockCluster::new(1).context("mock cluster")?;
+    let bootstrap = mock.bootstrap_servers();
+    let mut config = Config::parse(
+        &format!("[kafka]\n\"bootstrap.servers\" = \"{bootstrap}\"\n\"fetch.wait.max.ms\" = 10\n[snapshots]\ndir = \"{}\"\ninterval_secs = 3600\nevery_events = 1000000000\n[limits]\nmax_future_skew_secs = 100000000\n", std::env::temp_dir().join(format!("leadscore-bench-{}", std::process::id())).display()),
+        "bench config",
+        [],
+    )?;
+    config.topics.profile = config.topics.profile.take();
+    let inbound = config.topics.inbound();
+    for (_, t) in &inbound {
+        mock.create_topic(&t.name, args.partitions, 1)?;
+    }
+    mock.create_topic(&config.topics.stage_changes.name, args.partitions, 1)?;
+    mock.create_topic(&config.topics.dead_letter, 1, 1)?;
+
+    // Fill.
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("linger.ms", "20")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+    let mut traffic = Traffic::new(
+        11,
+        args.leads,
+        now - 90 * 86_400_000,
+        5,
+        TrafficMix::default(),
+    );
+    let t0 = Instant::now();
+    let mut bytes = 0u64;
+    for _ in 0..args.events {
+        let r = traffic.next_record();
+        bytes += r.payload.len() as u64;
+        let topic = &inbound
+            .iter()
+            .find(|(t, _)| *t == r.event_type)
+            .expect("topic")
+            .1
+            .name;
+        let mut rec = BaseRecord::to(topic)
+            .key(&r.key)
+            .payload(&r.payload)
+            .timestamp(r.timestamp_ms);
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    rec = back;
+                    producer.poll(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60))?;
+    eprintln!(
+        "filled {} events ({} bytes avg) in {:.1}s",
+        args.events,
+        bytes / args.events.max(1),
+        t0.elapsed().as_secs_f64()
+    );
+
+    // (a) raw consumption.
+    let raw: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "bench-raw")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("fetch.queue.backoff.ms", "10")
+        .set("fetch.wait.max.ms", "10")
+        .create()?;
+    let names: Vec<&str> = inbound.iter().map(|(_, t)| t.name.as_str()).collect();
+    raw.subscribe(&names)?;
+    let mut n = 0u64;
+    let mut started: Option<Instant> = None;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while n < args.events && Instant::now() < deadline {
+        if let Some(Ok(_m)) = raw.poll(Duration::from_millis(100)) {
+            started.get_or_insert_with(Instant::now);
+            n += 1;
+        }
+    }
+    let raw_secs = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let raw_rate = n as f64 / raw_secs.max(1e-9);
+    drop(raw);
+    eprintln!(
+        "(a) raw rdkafka consumption: {n} records in {raw_secs:.2}s = {raw_rate:.0} records/s"
+    );
+
+    // (b) the full pipeline.
+    let counters = Counters::default();
+    let shutdown = Shutdown::new();
+    let c2 = counters.clone();
+    let sd = shutdown.clone();
+    let total = args.events;
+    let watcher = std::thread::spawn(move || {
+        let mut first: Option<Instant> = None;
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while c2.records() < total && Instant::now() < deadline {
+            if c2.records() > 0 {
+                first.get_or_insert_with(Instant::now);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let secs = first.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        sd.trigger();
+        (c2.records(), secs)
+    });
+    pipeline::run(
+        &config,
+        Arc::new(Model::builtin()),
+        Health::new(),
+        counters.clone(),
+        shutdown,
+    )?;
+    let (m, secs) = watcher.join().expect("watcher");
+    let rate = m as f64 / secs.max(1e-9);
+    eprintln!("(b) full pipeline: {m} records in {secs:.2}s = {rate:.0} records/s, {} stage changes acknowledged", counters.changes_total());
+    println!(
+        "raw_records_per_sec={raw_rate:.0} pipeline_records_per_sec={rate:.0} ratio={:.2}",
+        rate / raw_rate.max(1e-9)
+    );
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Synthetic marketing traffic for `leadscore demo`, the bench tool and
+//! tests: realistic personas, a few bots, producer retries (duplicates) and
+//! malformed records. Deterministic for a given seed.
+
+mod traffic;
+
+pub use traffic::{Record, Traffic, TrafficMix};

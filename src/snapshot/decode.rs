@@ -1,0 +1,1030 @@
+//! Snapshot body -> task state. Restore time is time a partition is not
+//! being processed after an assignment, so the body is streamed from the
+//! file through a reused window ([`BodySource`], which also computes the
+//! checksum on the way), lead records are batched to several decoder
+//! threads that insert straight into a pre-sized lead map, and the dedupe
+//! window is rebuilt on its own thread meanwhile. Any valid protobuf
+//! encoding of `Snapshot` is accepted (fields in any order, unknown fields
+//! skipped); malformed input is an error, never a panic.
+//!
+//! The state is decoded before the checksum verdict is known (that is what
+//! makes a single pass possible); the caller discards it if the checksum
+//! does not match.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use thin_vec::ThinVec;
+
+use super::source::{BodySource, SourceError};
+use super::wire::{self, unzigzag, Reader, WireError, FIXED32, FIXED64, LEN, VARINT};
+use crate::codec::proto as pb;
+use crate::engine::{LeadMap, LeadState, SeenEvents, Slot, Stage, TaskState};
+
+/// Everything a snapshot body holds, decoded.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub partition: i32,
+    pub model_version: String,
+    pub offsets: Vec<(String, i64)>,
+    pub taken_at_ms: i64,
+    pub state: TaskState,
+}
+
+/// Counts and metadata of a body, for `snapshot inspect`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Summary {
+    pub partition: i32,
+    pub model_version: String,
+    pub offsets: Vec<(String, i64)>,
+    pub watermark_ms: i64,
+    pub last_sweep_ms: i64,
+    pub taken_at_ms: i64,
+    pub leads: u64,
+    pub by_stage: [u64; 3],
+    pub slots: u64,
+    pub seen: u64,
+}
+
+/// The top-level fields other than the lead records.
+#[derive(Debug, Default)]
+struct Meta {
+    partition: i32,
+    model_version: String,
+    offsets: Vec<(String, i64)>,
+    watermark_ms: i64,
+    /// How many times `watermark_ms` was read (a later occurrence wins).
+    watermark_reads: u32,
+    last_sweep_ms: i64,
+    taken_at_ms: i64,
+    lead_count_hint: Option<u64>,
+    seen_ids: Vec<u64>,
+    seen_ages: Vec<i64>,
+}
+
+/// Lead records are handed to decoder threads in batches of about this size.
+const BATCH: usize = 1 << 20;
+
+/// Packed arrays are read in pieces of this size.
+const PIECE: usize = 1 << 20;
+
+/// Below this many (expected) leads one thread decodes.
+const PARALLEL_FROM_LEADS: u64 = 100_000;
+
+/// Decodes a whole in-memory body (tests and tools).
+#[cfg(test)]
+pub(crate) fn decode_body(body: &[u8], threads: usize) -> Result<Decoded, SourceError> {
+    decode_from(body, body.len() as u64, threads).0
+}
+
+/// Decodes a body of `body_len` bytes read from `src` with up to `threads`
+/// decoder threads. Returns the result and the CRC-32 of the body (`None`
+/// only if reading failed), computed over every byte even when decoding
+/// fails, so the caller can tell damage from a decoder complaint.
+pub(crate) fn decode_from<R: Read>(
+    src: R,
+    body_len: u64,
+    threads: usize,
+) -> (Result<Decoded, SourceError>, Option<u32>) {
+    decode_from_with(src, body_len, threads, PARALLEL_FROM_LEADS)
+}
+
+/// [`decode_from`] with an explicit threshold for using several threads.
+fn decode_from_with<R: Read>(
+    src: R,
+    body_len: u64,
+    threads: usize,
+    parallel_from: u64,
+) -> (Result<Decoded, SourceError>, Option<u32>) {
+    let mut src = BodySource::new(src, body_len);
+    let result = decode_stream(&mut src, body_len, threads, parallel_from);
+    let crc = match &result {
+        Err(SourceError::Io(_)) => None,
+        _ => src.finish().ok(),
+    };
+    (result, crc)
+}
+
+/// The decoding proper: the fields before the first lead record, then the
+/// lead records (batched to decoder threads) and whatever follows them.
+fn decode_stream<R: Read>(
+    src: &mut BodySource<R>,
+    body_len: u64,
+    threads: usize,
+    parallel_from: u64,
+) -> Result<Decoded, SourceError> {
+    let mut meta = Meta::default();
+    let mut first: Option<(Vec<u8>, u64)> = None;
+    while first.is_none() {
+        let more = next_field(src, &mut meta, &mut |raw, at| {
+            first = Some((raw.to_vec(), at));
+            Ok(())
+        })?;
+        if !more {
+            break;
+        }
+    }
+    // Size the map from the writer's count, distrusting absurd values (the
+    // checksum is only known at the end): no record of a 36-char id is
+    // shorter than 32 bytes.
+    let expected = meta
+        .lead_count_hint
+        .map_or(body_len / 160, |h| h.min(body_len / 32));
+    let threads = if expected < parallel_from {
+        1
+    } else {
+        threads.max(1)
+    };
+    let map = LeadMap::with_capacity_and_hasher(expected as usize, Default::default());
+
+    // The dedupe window seen so far is rebuilt on its own thread while the
+    // leads decode (it is redone at the end if more of it follows them).
+    let early_wm = meta.watermark_ms;
+    let early_wm_reads = meta.watermark_reads;
+    let early_ids = std::mem::take(&mut meta.seen_ids);
+    let early_ages = std::mem::take(&mut meta.seen_ages);
+
+    let failed = AtomicBool::new(false);
+    let (tx, rx) = sync_channel::<(Vec<u8>, u64)>(threads * 2);
+    let rx = Mutex::new(rx);
+    let (back_tx, back_rx) = channel::<Vec<u8>>();
+    let (read, leads, early_seen) = std::thread::scope(|s| {
+        let seen_job = (!early_ids.is_empty() || !early_ages.is_empty())
+            .then(|| s.spawn(|| seen_window(&early_ids, &early_ages, early_wm)));
+        let workers: Vec<_> = if threads > 1 {
+            (0..threads)
+                .map(|_| {
+                    let (rx, map, failed, back) = (&rx, &map, &failed, back_tx.clone());
+                    s.spawn(move || worker(rx, map, failed, back))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut d = Dispatch {
+            tx: (threads > 1).then_some(tx),
+            back: back_rx,
+            batch: Vec::new(),
+            batch_at: 0,
+            map: &map,
+            failed: &failed,
+            inline: Decoders::default(),
+        };
+        let read = (|| -> Result<(), SourceError> {
+            if let Some((raw, at)) = &first {
+                d.push(raw, *at);
+            }
+            while !failed.load(Ordering::Relaxed) {
+                let more = next_field(src, &mut meta, &mut |raw, at| {
+                    d.push(raw, at);
+                    Ok(())
+                })?;
+                if !more {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        let mut leads = d.finish();
+        for w in workers {
+            let r = w.join().unwrap_or_else(|_| Decoders {
+                error: Some(WireError {
+                    at: 0,
+                    what: "a decoder thread panicked".into(),
+                }),
+                ..Decoders::default()
+            });
+            leads.merge(r);
+        }
+        let early_seen = seen_job.map(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(WireError {
+                    at: 0,
+                    what: "the dedupe-window thread panicked".into(),
+                })
+            })
+        });
+        (read, leads, early_seen)
+    });
+    read?;
+    if let Some(e) = leads.error {
+        return Err(e.into());
+    }
+    if let Some(hint) = meta.lead_count_hint {
+        if hint != leads.count {
+            return Err(WireError {
+                at: body_len as usize,
+                what: format!(
+                    "lead_count says {hint} leads but the body holds {} lead records",
+                    leads.count
+                ),
+            }
+            .into());
+        }
+    }
+    let seen = if meta.seen_ids.is_empty()
+        && meta.seen_ages.is_empty()
+        && meta.watermark_reads == early_wm_reads
+    {
+        match early_seen {
+            Some(r) => r?,
+            None => SeenEvents::default(),
+        }
+    } else {
+        // Odd field order: rebuild from all entries with the final watermark.
+        let mut ids = early_ids;
+        ids.extend_from_slice(&meta.seen_ids);
+        let mut ages = early_ages;
+        ages.extend_from_slice(&meta.seen_ages);
+        seen_window(&ids, &ages, meta.watermark_ms)?
+    };
+    let mut promoted = leads.promoted;
+    sort_ids(&mut promoted);
+    Ok(Decoded {
+        partition: meta.partition,
+        model_version: meta.model_version,
+        offsets: meta.offsets,
+        taken_at_ms: meta.taken_at_ms,
+        state: TaskState {
+            leads: Arc::new(map),
+            promoted: promoted.into_iter().collect::<BTreeSet<_>>(),
+            seen,
+            watermark_ms: meta.watermark_ms,
+            last_sweep_ms: meta.last_sweep_ms,
+        },
+    })
+}
+
+/// Sorts lead ids, comparing an inline 8-byte prefix first so that most
+/// comparisons do not chase two pointers into the heap.
+fn sort_ids(ids: &mut Vec<Box<str>>) {
+    let prefix = |s: &str| {
+        let mut p = [0u8; 8];
+        let n = s.len().min(8);
+        p[..n].copy_from_slice(&s.as_bytes()[..n]);
+        u64::from_be_bytes(p)
+    };
+    let mut keyed: Vec<(u64, Box<str>)> = std::mem::take(ids)
+        .into_iter()
+        .map(|s| (prefix(&s), s))
+        .collect();
+    // Zero padding never misorders: equal prefixes fall back to the full ids.
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    ids.extend(keyed.into_iter().map(|(_, s)| s));
+}
+
+/// Lead decoding results of one thread (or of the inline decoder).
+#[derive(Debug, Default)]
+struct Decoders {
+    promoted: Vec<Box<str>>,
+    count: u64,
+    scratch: Columns,
+    error: Option<WireError>,
+}
+
+impl Decoders {
+    /// Decodes one batch of lead fields (key, length, record, repeated)
+    /// starting at body offset `at` into `map`.
+    fn decode(&mut self, batch: &[u8], at: u64, map: &LeadMap) -> Result<(), WireError> {
+        let mut r = Reader::new(batch, at as usize);
+        while !r.is_empty() {
+            // Only `leads` fields are batched.
+            r.key()?;
+            let (record, base) = r.len_delimited()?;
+            let (id, lead) = decode_lead(record, base, &mut self.scratch)?;
+            if lead.stage != Stage::Lead {
+                self.promoted.push(id.clone());
+            }
+            if map.insert(id, lead).is_some() {
+                return Err(WireError {
+                    at: base,
+                    what: "a lead id appears in two lead records".to_string(),
+                });
+            }
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Decoders) {
+        self.promoted.extend(other.promoted);
+        self.count += other.count;
+        if self.error.is_none() {
+            self.error = other.error;
+        }
+    }
+}
+
+/// A decoder thread: decodes batches until the channel closes. After a
+/// failure it keeps receiving (and dropping) batches, so the reader never
+/// blocks on a full channel.
+fn worker(
+    rx: &Mutex<Receiver<(Vec<u8>, u64)>>,
+    map: &LeadMap,
+    failed: &AtomicBool,
+    back: Sender<Vec<u8>>,
+) -> Decoders {
+    let mut d = Decoders::default();
+    loop {
+        let msg = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok((mut batch, at)) = msg else {
+            return d;
+        };
+        if d.error.is_none() {
+            if let Err(e) = d.decode(&batch, at, map) {
+                failed.store(true, Ordering::Relaxed);
+                d.error = Some(e);
+            }
+        }
+        batch.clear();
+        let _ = back.send(batch);
+    }
+}
+
+/// Collects lead fields into batches and hands them to the decoder threads
+/// (or decodes them inline with one thread), reusing returned batch buffers.
+struct Dispatch<'a> {
+    tx: Option<SyncSender<(Vec<u8>, u64)>>,
+    back: Receiver<Vec<u8>>,
+    batch: Vec<u8>,
+    batch_at: u64,
+    map: &'a LeadMap,
+    failed: &'a AtomicBool,
+    inline: Decoders,
+}
+
+impl Dispatch<'_> {
+    /// Adds one raw lead field found at body offset `at`.
+    fn push(&mut self, raw: &[u8], at: u64) {
+        if self.batch.is_empty() {
+            self.batch_at = at;
+        }
+        self.batch.extend_from_slice(raw);
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let next = self
+            .back
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH + (64 << 10)));
+        let batch = std::mem::replace(&mut self.batch, next);
+        match &self.tx {
+            Some(tx) => {
+                // Fails only if every worker is gone, which happens only
+                // after the channel closes.
+                let _ = tx.send((batch, self.batch_at));
+            }
+            None => {
+                if self.inline.error.is_none() {
+                    if let Err(e) = self.inline.decode(&batch, self.batch_at, self.map) {
+                        self.failed.store(true, Ordering::Relaxed);
+                        self.inline.error = Some(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Flushes the last batch and closes the channel; returns the inline results.
+    fn finish(mut self) -> Decoders {
+        self.flush();
+        self.tx.take();
+        std::mem::take(&mut self.inline)
+    }
+}
+
+/// Receives each raw lead field (key, length, record) and its body offset.
+type LeadSink<'a> = dyn FnMut(&[u8], u64) -> Result<(), SourceError> + 'a;
+
+/// Reads one top-level field: lead fields go to `lead` as raw bytes (key,
+/// length, record) with their body offset, everything else into `meta`.
+/// Returns false at the end of the body.
+fn next_field<R: Read>(
+    src: &mut BodySource<R>,
+    meta: &mut Meta,
+    lead: &mut LeadSink<'_>,
+) -> Result<bool, SourceError> {
+    use wire::snapshot as f;
+    if src.at_end() {
+        return Ok(false);
+    }
+    // A key and a length (or a fixed64) fit in 20 bytes.
+    src.fill(src.remaining().min(20) as usize)?;
+    let at = src.pos();
+    let mut r = Reader::new(src.available(), at as usize);
+    let (field, wt) = r.key()?;
+    match field {
+        f::LEADS | f::MODEL_VERSION | f::OFFSETS => r.expect(field, wt, LEN)?,
+        f::PARTITION | f::WATERMARK_MS | f::LAST_SWEEP_MS | f::TAKEN_AT_MS | f::LEAD_COUNT => {
+            r.expect(field, wt, VARINT)?
+        }
+        f::SEEN_ID_HASHES if wt != LEN => r.expect(field, wt, FIXED64)?,
+        f::SEEN_AGE_MS if wt != LEN => r.expect(field, wt, VARINT)?,
+        _ => {}
+    }
+    match wt {
+        VARINT => {
+            let v = r.varint()?;
+            let used = r.consumed();
+            match field {
+                f::PARTITION => {
+                    meta.partition = i32::try_from(v as i64)
+                        .map_err(|_| r.error(format!("partition {} is out of range", v as i64)))?;
+                }
+                f::WATERMARK_MS => {
+                    meta.watermark_ms = v as i64;
+                    meta.watermark_reads += 1;
+                }
+                f::LAST_SWEEP_MS => meta.last_sweep_ms = v as i64,
+                f::TAKEN_AT_MS => meta.taken_at_ms = v as i64,
+                f::LEAD_COUNT => meta.lead_count_hint = Some(v),
+                f::SEEN_AGE_MS => meta.seen_ages.push(unzigzag(v)),
+                _ => {}
+            }
+            src.consume(used);
+        }
+        FIXED64 => {
+            let v = r.fixed64()?;
+            let used = r.consumed();
+            if field == f::SEEN_ID_HASHES {
+                meta.seen_ids.push(v);
+            }
+            src.consume(used);
+        }
+        FIXED32 => {
+            let used = r.consumed() + 4;
+            src.fill(used)?;
+            src.consume(used);
+        }
+        LEN => {
+            let len = r.varint()?;
+            let head = r.consumed();
+            if len > src.remaining() - head as u64 {
+                return Err(r
+                    .error(format!(
+                        "field {field} of {len} bytes runs past the end of the body"
+                    ))
+                    .into());
+            }
+            let len = len as usize;
+            match field {
+                f::SEEN_ID_HASHES => {
+                    src.consume(head);
+                    packed_fixed64(src, len, &mut meta.seen_ids)?;
+                }
+                f::SEEN_AGE_MS => {
+                    src.consume(head);
+                    packed_sint64(src, len, &mut meta.seen_ages)?;
+                }
+                _ => {
+                    let total = head + len;
+                    src.fill(total)?;
+                    let raw = &src.available()[..total];
+                    let content = &raw[head..];
+                    let base = at as usize + head;
+                    match field {
+                        f::LEADS => lead(raw, at)?,
+                        f::MODEL_VERSION => {
+                            meta.model_version = std::str::from_utf8(content)
+                                .map_err(|e| WireError {
+                                    at: base + e.valid_up_to(),
+                                    what: "model_version is not valid UTF-8".into(),
+                                })?
+                                .to_string();
+                        }
+                        f::OFFSETS => meta.offsets.push(topic_offset(content, base)?),
+                        _ => {}
+                    }
+                    src.consume(total);
+                }
+            }
+        }
+        other => return Err(r.error(format!("unsupported wire type {other}")).into()),
+    }
+    Ok(true)
+}
+
+/// Reads a packed fixed64 array of `len` bytes in pieces.
+fn packed_fixed64<R: Read>(
+    src: &mut BodySource<R>,
+    len: usize,
+    out: &mut Vec<u64>,
+) -> Result<(), SourceError> {
+    if len % 8 != 0 {
+        return Err(WireError {
+            at: src.pos() as usize,
+            what: format!("a packed fixed64 array of {len} bytes is not a multiple of 8"),
+        }
+        .into());
+    }
+    out.reserve(len / 8);
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(PIECE);
+        src.fill(n)?;
+        out.extend(
+            src.available()[..n]
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
+        );
+        src.consume(n);
+        left -= n;
+    }
+    Ok(())
+}
+
+/// Reads a packed sint64 array of `len` bytes in pieces (a piece ends only
+/// where a whole varint still fits, except for the last).
+fn packed_sint64<R: Read>(
+    src: &mut BodySource<R>,
+    len: usize,
+    out: &mut Vec<i64>,
+) -> Result<(), SourceError> {
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(PIECE);
+        src.fill(want)?;
+        let last = want == left;
+        let piece = &src.available()[..want];
+        let mut r = Reader::new(piece, src.pos() as usize);
+        while !r.is_empty() {
+            if !last && want - r.consumed() < 10 {
+                break;
+            }
+            out.push(unzigzag(r.varint()?));
+        }
+        let used = r.consumed();
+        src.consume(used);
+        left -= used;
+    }
+    Ok(())
+}
+
+/// Decodes the metadata and counts leads per stage without building state.
+pub(crate) fn summarize(body: &[u8]) -> Result<Summary, SourceError> {
+    let mut src = BodySource::new(body, body.len() as u64);
+    let mut meta = Meta::default();
+    let mut s = Summary::default();
+    let mut scratch = Columns::default();
+    let mut count = |raw: &[u8], at: u64| -> Result<(), SourceError> {
+        let mut r = Reader::new(raw, at as usize);
+        r.key()?;
+        let (record, base) = r.len_delimited()?;
+        let (_, lead) = decode_lead(record, base, &mut scratch)?;
+        s.leads += 1;
+        s.by_stage[lead.stage as usize] += 1;
+        s.slots += lead.slots.len() as u64;
+        Ok(())
+    };
+    while next_field(&mut src, &mut meta, &mut count)? {}
+    if meta.seen_ids.len() != meta.seen_ages.len() {
+        return Err(seen_mismatch(meta.seen_ids.len(), meta.seen_ages.len()).into());
+    }
+    s.partition = meta.partition;
+    s.model_version = meta.model_version;
+    s.offsets = meta.offsets;
+    s.watermark_ms = meta.watermark_ms;
+    s.last_sweep_ms = meta.last_sweep_ms;
+    s.taken_at_ms = meta.taken_at_ms;
+    s.seen = meta.seen_ids.len() as u64;
+    Ok(s)
+}
+
+fn seen_mismatch(ids: usize, ages: usize) -> WireError {
+    WireError {
+        at: 0,
+        what: format!("{ids} seen_id_hashes but {ages} seen_age_ms"),
+    }
+}
+
+/// Rebuilds the dedupe window from the two parallel arrays.
+fn seen_window(ids: &[u64], ages: &[i64], watermark_ms: i64) -> Result<SeenEvents, WireError> {
+    if ids.len() != ages.len() {
+        return Err(seen_mismatch(ids.len(), ages.len()));
+    }
+    let entries: Vec<(u64, i64)> = ids
+        .iter()
+        .zip(ages)
+        .map(|(id, age)| (*id, watermark_ms.wrapping_sub(*age)))
+        .collect();
+    let n = entries.len();
+    let seen = SeenEvents::from_entries(entries);
+    if seen.len() != n {
+        return Err(WireError {
+            at: 0,
+            what: format!(
+                "the dedupe window lists {} event ids more than once",
+                n - seen.len()
+            ),
+        });
+    }
+    Ok(seen)
+}
+
+/// Reads a length-delimited UTF-8 string.
+fn utf8<'a>(r: &mut Reader<'a>, what: &str) -> Result<&'a str, WireError> {
+    let (bytes, base) = r.len_delimited()?;
+    std::str::from_utf8(bytes).map_err(|e| WireError {
+        at: base + e.valid_up_to(),
+        what: format!("{what} is not valid UTF-8"),
+    })
+}
+
+/// Decodes one `TopicOffset`.
+fn topic_offset(bytes: &[u8], base: usize) -> Result<(String, i64), WireError> {
+    use wire::topic_offset as f;
+    let mut r = Reader::new(bytes, base);
+    let (mut topic, mut next) = (String::new(), 0i64);
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            f::TOPIC => {
+                r.expect(field, wt, LEN)?;
+                topic = utf8(&mut r, "topic")?.to_string();
+            }
+            f::NEXT_OFFSET => {
+                r.expect(field, wt, VARINT)?;
+                next = r.varint()? as i64;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok((topic, next))
+}
+
+/// The slot columns of one record as read (reused between records).
+#[derive(Debug, Default)]
+struct Columns {
+    kind_ids: Vec<u64>,
+    ages: Vec<i64>,
+    bits: Vec<u64>,
+    counts: Vec<u64>,
+}
+
+/// Appends the values of a repeated varint field (packed or not), mapped by `f`.
+#[inline]
+fn varints<T>(
+    r: &mut Reader<'_>,
+    wt: u32,
+    out: &mut Vec<T>,
+    f: impl Fn(u64) -> T,
+) -> Result<(), WireError> {
+    match wt {
+        LEN => {
+            let (bytes, base) = r.len_delimited()?;
+            let mut p = Reader::new(bytes, base);
+            while !p.is_empty() {
+                out.push(f(p.varint()?));
+            }
+            Ok(())
+        }
+        VARINT => {
+            out.push(f(r.varint()?));
+            Ok(())
+        }
+        other => Err(r.error(format!("a repeated varint field has wire type {other}"))),
+    }
+}
+
+/// Decodes one `LeadRecord`; `cols` is scratch space reused between calls.
+fn decode_lead(
+    bytes: &[u8],
+    base: usize,
+    cols: &mut Columns,
+) -> Result<(Box<str>, LeadState), WireError> {
+    use wire::lead as f;
+    let mut r = Reader::new(bytes, base);
+    let mut id: Box<str> = Box::from("");
+    let mut lead = LeadState::default();
+    let mut lag = 0i64;
+    cols.kind_ids.clear();
+    cols.ages.clear();
+    cols.bits.clear();
+    cols.counts.clear();
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            f::LEAD_ID => {
+                r.expect(field, wt, LEN)?;
+                id = Box::from(utf8(&mut r, "lead_id")?);
+            }
+            f::LEAD_UUID => {
+                r.expect(field, wt, LEN)?;
+                let (b, at) = r.len_delimited()?;
+                let b: &[u8; 16] = b.try_into().map_err(|_| WireError {
+                    at,
+                    what: format!("lead_uuid has {} bytes, not 16", b.len()),
+                })?;
+                let text = wire::uuid_text(b);
+                id = Box::from(std::str::from_utf8(&text).expect("hex digits and dashes"));
+            }
+            f::STAGE => {
+                r.expect(field, wt, VARINT)?;
+                let v = r.varint()?;
+                lead.stage = u8::try_from(v)
+                    .ok()
+                    .and_then(Stage::from_u8)
+                    .ok_or_else(|| r.error(format!("unknown lead stage {v}")))?;
+            }
+            f::RATE_COUNT => {
+                r.expect(field, wt, VARINT)?;
+                let v = r.varint()?;
+                lead.rate_count = u16::try_from(v)
+                    .map_err(|_| r.error(format!("rate_count {v} is out of range")))?;
+            }
+            f::RATE_MINUTE_LAG => {
+                r.expect(field, wt, VARINT)?;
+                lag = unzigzag(r.varint()?);
+            }
+            f::HOLD_UNTIL_MS => {
+                r.expect(field, wt, VARINT)?;
+                lead.hold_until_ms = r.varint()? as i64;
+            }
+            f::LAST_EVENT_MS => {
+                r.expect(field, wt, VARINT)?;
+                lead.last_event_ms = r.varint()? as i64;
+            }
+            f::SLOT_KIND_ID => varints(&mut r, wt, &mut cols.kind_ids, |v| v)?,
+            f::SLOT_AGE_MS => varints(&mut r, wt, &mut cols.ages, unzigzag)?,
+            f::SLOT_BITS => match wt {
+                LEN => {
+                    let (b, at) = r.len_delimited()?;
+                    if b.len() % 8 != 0 {
+                        return Err(WireError {
+                            at,
+                            what: format!("packed slot_bits of {} bytes", b.len()),
+                        });
+                    }
+                    cols.bits.extend(
+                        b.chunks_exact(8)
+                            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
+                    );
+                }
+                FIXED64 => cols.bits.push(r.fixed64()?),
+                other => {
+                    return Err(r.error(format!("slot_bits has wire type {other}")));
+                }
+            },
+            f::SLOT_COUNT => varints(&mut r, wt, &mut cols.counts, |v| v)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    let minute = lead.last_event_ms.div_euclid(60_000).wrapping_sub(lag);
+    lead.rate_minute = u32::try_from(minute)
+        .map_err(|_| r.error(format!("rate-limit minute {minute} is out of range")))?;
+    lead.slots = slots(cols, lead.last_event_ms).map_err(|what| WireError { at: base, what })?;
+    Ok((id, lead))
+}
+
+/// Rebuilds a lead's slots from its columns.
+#[inline]
+fn slots(cols: &Columns, last_event_ms: i64) -> Result<ThinVec<Slot>, String> {
+    let n = cols.kind_ids.len();
+    if cols.ages.len() != n {
+        return Err(format!("{n} slot kinds but {} slot ages", cols.ages.len()));
+    }
+    let mut out = ThinVec::with_capacity(n);
+    let mut bits = cols.bits.iter().copied();
+    let mut counts = cols.counts.iter().copied();
+    for (&kind_id, &age) in cols.kind_ids.iter().zip(&cols.ages) {
+        let id = u16::try_from(kind_id >> 3)
+            .map_err(|_| format!("slot id {} is out of range", kind_id >> 3))?;
+        let t = last_event_ms.wrapping_sub(age);
+        let kind = pb::SlotKind::try_from((kind_id & 7) as i32)
+            .map_err(|_| format!("unknown slot kind {}", kind_id & 7))?;
+        let mut bits = || bits.next().ok_or("fewer slot_bits than slots need");
+        out.push(match kind {
+            pb::SlotKind::Rule => {
+                let count = counts.next().ok_or("fewer slot_count than rule slots")?;
+                Slot::Rule {
+                    rule: id,
+                    count: u32::try_from(count)
+                        .map_err(|_| format!("slot count {count} is out of range"))?,
+                    value: f64::from_bits(bits()?),
+                    as_of_ms: t,
+                }
+            }
+            pb::SlotKind::Once => Slot::Once {
+                rule: id,
+                key: bits()?,
+                at_ms: t,
+            },
+            pb::SlotKind::CapHit => Slot::CapHit { rule: id, at_ms: t },
+            pb::SlotKind::Signal => Slot::Signal {
+                signal: id,
+                at_ms: t,
+            },
+            pb::SlotKind::Fit => Slot::Fit {
+                rule: id,
+                points: f64::from_bits(bits()?),
+                as_of_ms: t,
+            },
+        });
+    }
+    if bits.next().is_some() || counts.next().is_some() {
+        return Err("more slot_bits or slot_count values than slots need".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    /// A body written by prost (fields in its own order, slots in unusual
+    /// order relative to `last_event_ms`) decodes the same.
+    #[test]
+    fn accepts_a_prost_written_body() {
+        let msg = pb::Snapshot {
+            partition: 3,
+            model_version: "m-1".into(),
+            offsets: vec![pb::TopicOffset {
+                topic: "t".into(),
+                next_offset: 9,
+            }],
+            watermark_ms: 100,
+            last_sweep_ms: 60,
+            taken_at_ms: 5,
+            lead_count: 1,
+            seen_id_hashes: vec![7, 8],
+            seen_age_ms: vec![0, 40],
+            leads: vec![pb::LeadRecord {
+                id: Some(pb::lead_record::Id::LeadId("x".into())),
+                stage: pb::LeadStage::Sql as i32,
+                rate_count: 2,
+                rate_minute_lag: 0,
+                hold_until_ms: 0,
+                last_event_ms: 90,
+                slot_kind_id: vec![
+                    (1 << 3) | pb::SlotKind::Fit as u32,
+                    (2 << 3) | pb::SlotKind::Rule as u32,
+                ],
+                slot_age_ms: vec![10, -5],
+                slot_bits: vec![4.0f64.to_bits(), 1.5f64.to_bits()],
+                slot_count: vec![3],
+            }],
+        };
+        let d = decode_body(&msg.encode_to_vec(), 1).unwrap();
+        assert_eq!(d.partition, 3);
+        assert_eq!(d.offsets, vec![("t".to_string(), 9)]);
+        assert_eq!(d.state.seen.entries(), vec![(7, 100), (8, 60)]);
+        assert!(d.state.promoted.contains("x"));
+        let lead = d.state.leads.get("x").unwrap();
+        assert_eq!(lead.stage, Stage::Sql);
+        assert_eq!(
+            lead.slots.as_slice(),
+            &[
+                Slot::Fit {
+                    rule: 1,
+                    points: 4.0,
+                    as_of_ms: 80
+                },
+                Slot::Rule {
+                    rule: 2,
+                    count: 3,
+                    value: 1.5,
+                    as_of_ms: 95
+                }
+            ]
+        );
+    }
+
+    /// Many leads, several encoder and decoder threads, a body larger than
+    /// the read window and many batches: the same state comes back.
+    #[test]
+    fn parallel_encode_and_decode_roundtrip_a_large_state() {
+        use crate::snapshot::encode::capture_with;
+        let st = TaskState {
+            watermark_ms: 1_767_225_600_000,
+            last_sweep_ms: 1_767_222_000_000,
+            ..TaskState::default()
+        };
+        for i in 0..140_000u64 {
+            let t = 1_767_225_000_000 + i as i64;
+            let mut slots = ThinVec::new();
+            for k in 0..(i % 7) {
+                slots.push(match k % 5 {
+                    0 => Slot::Rule {
+                        rule: k as u16,
+                        count: i as u32,
+                        value: i as f64 / 3.0,
+                        as_of_ms: t - 5,
+                    },
+                    1 => Slot::Once {
+                        rule: 3,
+                        key: i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                        at_ms: t - 1000,
+                    },
+                    2 => Slot::CapHit { rule: 1, at_ms: t },
+                    3 => Slot::Signal {
+                        signal: 2,
+                        at_ms: t - 86_400_000,
+                    },
+                    _ => Slot::Fit {
+                        rule: 0,
+                        points: 10.0,
+                        as_of_ms: t,
+                    },
+                });
+            }
+            st.leads.insert(
+                format!("{i:08x}-aaaa-bbbb-cccc-{:012x}", i * 31).into(),
+                LeadState {
+                    stage: Stage::from_u8((i % 3) as u8).unwrap(),
+                    rate_count: (i % 4) as u16,
+                    rate_minute: 29_000_000 + i as u32,
+                    hold_until_ms: if i % 2 == 0 { 0 } else { t + 1 },
+                    last_event_ms: t,
+                    slots,
+                },
+            );
+        }
+        let mut st = st;
+        for e in st.leads.iter() {
+            if e.stage != Stage::Lead {
+                st.promoted.insert(e.key().clone());
+            }
+        }
+        st.seen = SeenEvents::from_entries(
+            (0..50_000u64)
+                .map(|i| (i * 7919, 1_767_225_000_000 - i as i64))
+                .collect(),
+        );
+        let c = capture_with(3, &st, &[("t".into(), 5)], "m", 1, 3);
+        assert_eq!(c.lead_count(), 140_000);
+        let body = c.to_body();
+        assert!(
+            body.len() > 9 << 20,
+            "larger than the window: {}",
+            body.len()
+        );
+        let (d, crc) = decode_from_with(&body[..], body.len() as u64, 3, 0);
+        assert_eq!(crc, Some(crc32fast::hash(&body)));
+        let d = d.unwrap();
+        assert_eq!(d.state.leads.len(), st.leads.len());
+        for e in st.leads.iter() {
+            assert_eq!(&*d.state.leads.get(e.key()).unwrap(), e.value());
+        }
+        assert_eq!(d.state.promoted, st.promoted);
+        assert_eq!(d.state.seen.entries(), st.seen.entries());
+        // One thread reads it the same.
+        let single = decode_body(&body, 1).unwrap();
+        assert_eq!(single.state.promoted, st.promoted);
+        assert_eq!(single.state.leads.len(), 140_000);
+        // And a damaged copy fails in every thread layout without hanging.
+        let mut bad = body.clone();
+        let n = bad.len();
+        bad[n / 2] = 0xff;
+        bad[n / 2 + 1] = 0xff;
+        let (r, crc) = decode_from_with(&bad[..], n as u64, 3, 0);
+        assert_ne!(crc, Some(crc32fast::hash(&body)));
+        let _ = r;
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..400usize {
+            let body: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            let _ = decode_body(&body, 2);
+            let _ = summarize(&body);
+        }
+    }
+
+    #[test]
+    fn duplicate_leads_and_count_mismatch_are_errors() {
+        let lead = pb::LeadRecord {
+            id: Some(pb::lead_record::Id::LeadId("x".into())),
+            ..Default::default()
+        };
+        let msg = pb::Snapshot {
+            leads: vec![lead.clone(), lead],
+            ..Default::default()
+        };
+        let e = decode_body(&msg.encode_to_vec(), 1).unwrap_err();
+        assert!(e.to_string().contains("two lead records"), "{e}");
+        let msg = pb::Snapshot {
+            lead_count: 5,
+            ..Default::default()
+        };
+        let e = decode_body(&msg.encode_to_vec(), 1).unwrap_err();
+        assert!(e.to_string().contains("lead_count"), "{e}");
+    }
+}

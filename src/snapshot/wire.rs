@@ -1,0 +1,444 @@
+//! Protobuf wire primitives (varints, keys, length-delimited fields) and the
+//! field numbers of `snapshot.proto`, shared by the hand-written encoder and
+//! decoder. They write and read straight from byte buffers so that millions
+//! of lead records never go through an intermediate prost struct.
+
+use std::fmt;
+
+/// Wire type of varint fields (int32/int64/uint32/uint64/sint64/enum).
+pub(crate) const VARINT: u32 = 0;
+/// Wire type of fixed64/double fields.
+pub(crate) const FIXED64: u32 = 1;
+/// Wire type of strings, messages and packed repeated fields.
+pub(crate) const LEN: u32 = 2;
+/// Wire type of fixed32/float fields.
+pub(crate) const FIXED32: u32 = 5;
+
+/// Field numbers of `leadscore.v1.Snapshot`; must match `snapshot.proto`
+/// (checked by the prost cross-check test in `encode.rs`).
+pub(crate) mod snapshot {
+    pub const PARTITION: u32 = 1;
+    pub const MODEL_VERSION: u32 = 2;
+    pub const OFFSETS: u32 = 3;
+    pub const WATERMARK_MS: u32 = 4;
+    pub const LAST_SWEEP_MS: u32 = 5;
+    pub const TAKEN_AT_MS: u32 = 6;
+    pub const LEAD_COUNT: u32 = 7;
+    pub const SEEN_ID_HASHES: u32 = 8;
+    pub const SEEN_AGE_MS: u32 = 9;
+    pub const LEADS: u32 = 10;
+}
+
+/// Field numbers of `leadscore.v1.TopicOffset`.
+pub(crate) mod topic_offset {
+    pub const TOPIC: u32 = 1;
+    pub const NEXT_OFFSET: u32 = 2;
+}
+
+/// Field numbers of `leadscore.v1.LeadRecord`.
+pub(crate) mod lead {
+    pub const LEAD_ID: u32 = 1;
+    pub const LEAD_UUID: u32 = 2;
+    pub const STAGE: u32 = 3;
+    pub const RATE_COUNT: u32 = 4;
+    pub const RATE_MINUTE_LAG: u32 = 5;
+    pub const HOLD_UNTIL_MS: u32 = 6;
+    pub const LAST_EVENT_MS: u32 = 7;
+    pub const SLOT_KIND_ID: u32 = 8;
+    pub const SLOT_AGE_MS: u32 = 9;
+    pub const SLOT_BITS: u32 = 10;
+    pub const SLOT_COUNT: u32 = 11;
+}
+
+/// The key byte(s) of a field: `field << 3 | wire_type`. All our field
+/// numbers are below 16, so a key is always one byte.
+#[inline(always)]
+pub(crate) const fn key(field: u32, wire_type: u32) -> u8 {
+    ((field << 3) | wire_type) as u8
+}
+
+/// Bytes a varint of `v` takes (1..=10).
+#[inline(always)]
+pub(crate) const fn varint_len(v: u64) -> usize {
+    // 1 byte per started group of 7 significant bits (at least one).
+    ((((v | 1).leading_zeros() ^ 63) * 9 + 73) / 64) as usize
+}
+
+/// Appends `v` as a varint.
+#[inline(always)]
+pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// Zigzag-maps a signed value so small magnitudes of either sign stay short (sint64).
+#[inline(always)]
+pub(crate) const fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// Inverse of [`zigzag`].
+#[inline(always)]
+pub(crate) const fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+/// Appends a string (or bytes) field: key, length, bytes.
+#[inline]
+pub(crate) fn put_bytes(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    buf.push(key(field, LEN));
+    put_varint(buf, bytes.len() as u64);
+    buf.extend_from_slice(bytes);
+}
+
+/// Appends a varint field unless it is zero (proto3 omits defaults).
+#[inline(always)]
+pub(crate) fn put_varint_field(buf: &mut Vec<u8>, field: u32, v: u64) {
+    if v != 0 {
+        buf.push(key(field, VARINT));
+        put_varint(buf, v);
+    }
+}
+
+/// Bytes [`put_varint_field`] appends.
+#[inline(always)]
+pub(crate) const fn varint_field_len(v: u64) -> usize {
+    if v == 0 {
+        0
+    } else {
+        1 + varint_len(v)
+    }
+}
+
+/// Value of each byte as a lowercase hex digit, 0xff if it is not one.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut c = 0;
+    while c < 10 {
+        t[b'0' as usize + c] = c as u8;
+        c += 1;
+    }
+    let mut c = 0;
+    while c < 6 {
+        t[b'a' as usize + c] = 10 + c as u8;
+        c += 1;
+    }
+    t
+};
+
+/// Offsets of the 16 digit pairs in a canonical UUID text.
+const UUID_PAIRS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/// The 16 bytes of a lead id that is a UUID in canonical lowercase text
+/// form (`8-4-4-4-12` lowercase hex digits), so it can be stored in 16
+/// bytes instead of 36; `None` for any other id (stored as text).
+#[inline]
+pub(crate) fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
+    let s: &[u8; 36] = id.as_bytes().try_into().ok()?;
+    if s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut bad = 0u8;
+    for (o, &i) in out.iter_mut().zip(&UUID_PAIRS) {
+        let hi = HEX_VALUE[usize::from(s[i])];
+        let lo = HEX_VALUE[usize::from(s[i + 1])];
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 15);
+    }
+    // Every valid digit value is below 16.
+    (bad < 16).then_some(out)
+}
+
+/// The canonical lowercase text form of a UUID (inverse of [`uuid_bytes`]).
+#[inline]
+pub(crate) fn uuid_text(b: &[u8; 16]) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 36];
+    let mut i = 0;
+    for (j, byte) in b.iter().enumerate() {
+        if matches!(j, 4 | 6 | 8 | 10) {
+            i += 1;
+        }
+        out[i] = HEX[usize::from(byte >> 4)];
+        out[i + 1] = HEX[usize::from(byte & 15)];
+        i += 2;
+    }
+    out
+}
+
+/// A writer over a pre-sized slice: the hot lead encoder sizes each record
+/// first, then writes it through this cursor, whose position stays in a
+/// register (pushing byte by byte into a `Vec` reloads and stores its
+/// length on every byte). Writing past the end is a bug and panics.
+pub(crate) struct Out<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> Out<'a> {
+    /// A cursor at the start of `buf`.
+    #[inline(always)]
+    pub(crate) fn new(buf: &'a mut [u8]) -> Out<'a> {
+        Out { buf, pos: 0 }
+    }
+
+    /// Bytes written so far.
+    #[inline(always)]
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Writes one byte.
+    #[inline(always)]
+    pub(crate) fn byte(&mut self, b: u8) {
+        self.buf[self.pos] = b;
+        self.pos += 1;
+    }
+
+    /// Writes a varint.
+    #[inline(always)]
+    pub(crate) fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    /// Writes raw bytes.
+    #[inline(always)]
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+
+    /// Writes a varint field unless it is zero.
+    #[inline(always)]
+    pub(crate) fn varint_field(&mut self, field: u32, v: u64) {
+        if v != 0 {
+            self.byte(key(field, VARINT));
+            self.varint(v);
+        }
+    }
+}
+
+/// A malformed body: what was expected and where (byte offset in the body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WireError {
+    /// Byte offset in the body where decoding failed.
+    pub at: usize,
+    /// What was wrong there.
+    pub what: String,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at body byte {}", self.what, self.at)
+    }
+}
+
+/// A bounds-checked cursor over a protobuf-encoded slice. Never panics on
+/// malformed input: every read returns a [`WireError`] instead.
+#[derive(Debug, Clone)]
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    /// Offset of `buf[0]` in the whole body, for error positions.
+    base: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over `buf`, which starts at body offset `base`.
+    pub(crate) fn new(buf: &'a [u8], base: usize) -> Reader<'a> {
+        Reader { buf, pos: 0, base }
+    }
+
+    /// Whether everything has been read.
+    #[inline(always)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// Bytes read so far.
+    #[inline(always)]
+    pub(crate) fn consumed(&self) -> usize {
+        self.pos
+    }
+
+    /// Body offset of the next byte.
+    #[inline(always)]
+    pub(crate) fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    /// An error at the current position.
+    pub(crate) fn error(&self, what: impl Into<String>) -> WireError {
+        WireError {
+            at: self.offset(),
+            what: what.into(),
+        }
+    }
+
+    /// Reads one varint.
+    #[inline(always)]
+    pub(crate) fn varint(&mut self) -> Result<u64, WireError> {
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or_else(|| self.error("unexpected end of data in a varint"))?;
+        if b < 0x80 {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_slow()
+    }
+
+    #[cold]
+    fn varint_slow(&mut self) -> Result<u64, WireError> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = *self
+                .buf
+                .get(self.pos + i)
+                .ok_or_else(|| self.error("unexpected end of data in a varint"))?;
+            if i == 9 && b > 1 {
+                return Err(self.error("varint longer than 64 bits"));
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                self.pos += i + 1;
+                return Ok(v);
+            }
+        }
+        Err(self.error("varint longer than 10 bytes"))
+    }
+
+    /// Reads a field key: `(field number, wire type)`.
+    #[inline(always)]
+    pub(crate) fn key(&mut self) -> Result<(u32, u32), WireError> {
+        let k = self.varint()?;
+        let field = k >> 3;
+        if field == 0 || field > u64::from(u32::MAX >> 3) {
+            return Err(self.error(format!("invalid field number {field}")));
+        }
+        Ok((field as u32, (k & 7) as u32))
+    }
+
+    /// Reads 8 little-endian bytes.
+    #[inline(always)]
+    pub(crate) fn fixed64(&mut self) -> Result<u64, WireError> {
+        let end = self.pos + 8;
+        let bytes = self
+            .buf
+            .get(self.pos..end)
+            .ok_or_else(|| self.error("unexpected end of data in a fixed64"))?;
+        self.pos = end;
+        Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+    }
+
+    /// Reads a length-delimited field's content, returning it and its body offset.
+    #[inline(always)]
+    pub(crate) fn len_delimited(&mut self) -> Result<(&'a [u8], usize), WireError> {
+        let len = self.varint()?;
+        let start = self.pos;
+        let remaining = self.buf.len() - start;
+        if len > remaining as u64 {
+            return Err(self.error(format!(
+                "length {len} runs past the end of its enclosing data ({remaining} bytes left)"
+            )));
+        }
+        self.pos = start + len as usize;
+        Ok((&self.buf[start..self.pos], self.base + start))
+    }
+
+    /// Skips a field of an unknown number (forward compatibility).
+    pub(crate) fn skip(&mut self, wire_type: u32) -> Result<(), WireError> {
+        match wire_type {
+            VARINT => self.varint().map(drop),
+            FIXED64 => self.fixed64().map(drop),
+            LEN => self.len_delimited().map(drop),
+            FIXED32 => {
+                if self.buf.len() - self.pos < 4 {
+                    return Err(self.error("unexpected end of data in a fixed32"));
+                }
+                self.pos += 4;
+                Ok(())
+            }
+            other => Err(self.error(format!("unsupported wire type {other}"))),
+        }
+    }
+
+    /// Fails unless a known field came with its expected wire type.
+    #[inline(always)]
+    pub(crate) fn expect(&self, field: u32, got: u32, want: u32) -> Result<(), WireError> {
+        if got == want {
+            Ok(())
+        } else {
+            Err(self.error(format!(
+                "field {field} has wire type {got}, expected {want}"
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_roundtrip_and_have_the_predicted_length() {
+        for v in [0u64, 1, 127, 128, 300, 1 << 35, u64::MAX >> 1, u64::MAX] {
+            let mut buf = Vec::new();
+            put_varint(&mut buf, v);
+            assert_eq!(buf.len(), varint_len(v), "{v}");
+            let mut r = Reader::new(&buf, 0);
+            assert_eq!(r.varint().unwrap(), v);
+            assert!(r.is_empty());
+        }
+    }
+
+    #[test]
+    fn canonical_uuids_and_only_those_go_binary() {
+        let id = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+        let b = uuid_bytes(id).unwrap();
+        assert_eq!(b[0], 0x0a);
+        assert_eq!(b[15], 0x89);
+        assert_eq!(&uuid_text(&b), id.as_bytes());
+        for other in [
+            "0A1B2C3D-4E5F-6789-ABCD-EF0123456789",
+            "0a1b2c3d4e5f6789abcdef0123456789",
+            "0a1b2c3d-4e5f-6789-abcd-ef012345678",
+            "0a1b2c3d-4e5f-6789-abcd-ef012345678g",
+            "0a1b2c3d-4e5f-6789-abcd+ef0123456789",
+            "lead-1",
+            "",
+        ] {
+            assert_eq!(uuid_bytes(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn zigzag_roundtrips_extremes() {
+        for v in [0i64, 1, -1, i64::MIN, i64::MAX, 123_456_789, -987_654_321] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+        assert_eq!(zigzag(-1), 1);
+        assert_eq!(zigzag(1), 2);
+    }
+
+    #[test]
+    fn truncated_inputs_are_errors_not_panics() {
+        let mut r = Reader::new(&[0x80, 0x80], 0);
+        assert!(r.varint().is_err());
+        let mut r = Reader::new(&[0x05, 1, 2], 0);
+        assert!(r.len_delimited().is_err());
+        let mut r = Reader::new(&[1, 2, 3], 0);
+        assert!(r.fixed64().is_err());
+        let mut r = Reader::new(&[0xff; 11], 0);
+        assert!(r.varint().is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! Each thing worth observing is a small struct whose `emit()` logs it and
+//! counts it, so metric names live here and nowhere else (Vector's pattern).
+//! The README's metric table documents these.
+
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+
+/// Every metric name the binary exports (the dashboard and alert rules may
+/// use only these; a test scrapes `/metrics` and compares).
+pub const METRIC_NAMES: &[&str] = &[
+    "leadscore_events_total",
+    "leadscore_stage_changes_total",
+    "leadscore_end_to_end_latency_seconds",
+    "leadscore_consumer_lag",
+    "leadscore_leads_in_memory",
+    "leadscore_tasks_assigned",
+    "leadscore_ready",
+    "leadscore_producer_errors_total",
+    "leadscore_snapshot_duration_seconds",
+    "leadscore_snapshot_size_bytes",
+    "leadscore_snapshot_age_seconds",
+    "leadscore_snapshot_restore_duration_seconds",
+    "leadscore_snapshot_fallbacks_total",
+];
+
+/// Exports every error counter at zero, so `increase()` in alert rules sees
+/// the first error and dashboards show a flat line rather than no data.
+pub fn register_zeroes() {
+    for kind in ["enqueue", "delivery", "canceled"] {
+        counter!("leadscore_producer_errors_total", "kind" => kind).increment(0);
+    }
+    for kind in ["corrupt", "truncated", "unreadable", "model_version"] {
+        counter!("leadscore_snapshot_fallbacks_total", "kind" => kind).increment(0);
+    }
+    gauge!("leadscore_tasks_assigned").set(0.0);
+}
+
+/// Something that can be logged and counted.
+pub trait InternalEvent {
+    fn emit(self);
+}
+
+/// Events of one topic that met one fate (`scored`, `duplicate`, `bot`,
+/// `rate_limited`, `late`, `dlq`). Counted in batches.
+pub struct EventsProcessed<'a> {
+    pub topic: &'a str,
+    pub outcome: &'static str,
+    pub count: u64,
+}
+
+impl InternalEvent for EventsProcessed<'_> {
+    fn emit(self) {
+        if self.count > 0 {
+            counter!("leadscore_events_total", "topic" => self.topic.to_string(), "outcome" => self.outcome).increment(self.count);
+        }
+    }
+}
+
+/// A record the codec refused, sent to the dead-letter topic.
+pub struct RecordDeadLettered<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub reason: &'a str,
+}
+
+impl InternalEvent for RecordDeadLettered<'_> {
+    fn emit(self) {
+        tracing::debug!(
+            topic = self.topic,
+            partition = self.partition,
+            offset = self.offset,
+            reason = self.reason,
+            "record sent to dead-letter topic"
+        );
+    }
+}
+
+/// A lead moved between stages and the change was acknowledged.
+pub struct StageChanged<'a> {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub reason: &'a str,
+}
+
+impl InternalEvent for StageChanged<'_> {
+    fn emit(self) {
+        let reason = self.reason.split(':').next().unwrap_or("").to_string();
+        counter!("leadscore_stage_changes_total", "from" => self.from, "to" => self.to, "reason" => reason).increment(1);
+    }
+}
+
+/// Time from the triggering record's Kafka timestamp to the ack of its change.
+pub struct EndToEndLatency(pub Duration);
+
+impl InternalEvent for EndToEndLatency {
+    fn emit(self) {
+        histogram!("leadscore_end_to_end_latency_seconds").record(self.0.as_secs_f64());
+    }
+}
+
+/// A produce failed and will be retried (nothing is dropped).
+pub struct ProducerError<'a> {
+    pub kind: &'static str,
+    pub error: &'a str,
+}
+
+impl InternalEvent for ProducerError<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            kind = self.kind,
+            error = self.error,
+            "produce failed; retrying"
+        );
+        counter!("leadscore_producer_errors_total", "kind" => self.kind).increment(1);
+    }
+}
+
+/// Records behind the high watermark for one inbound partition.
+pub struct ConsumerLag<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub lag: i64,
+}
+
+impl InternalEvent for ConsumerLag<'_> {
+    fn emit(self) {
+        gauge!("leadscore_consumer_lag", "topic" => self.topic.to_string(), "partition" => self.partition.to_string()).set(self.lag.max(0) as f64);
+    }
+}
+
+/// Leads held by one task.
+pub struct LeadsInMemory {
+    pub partition: i32,
+    pub leads: usize,
+}
+
+impl InternalEvent for LeadsInMemory {
+    fn emit(self) {
+        gauge!("leadscore_leads_in_memory", "partition" => self.partition.to_string())
+            .set(self.leads as f64);
+    }
+}
+
+/// Number of tasks this instance runs.
+pub struct TasksAssigned(pub usize);
+
+impl InternalEvent for TasksAssigned {
+    fn emit(self) {
+        tracing::info!(tasks = self.0, "tasks assigned");
+        gauge!("leadscore_tasks_assigned").set(self.0 as f64);
+    }
+}
+
+/// Readiness changed.
+pub struct Readiness(pub bool);
+
+impl InternalEvent for Readiness {
+    fn emit(self) {
+        gauge!("leadscore_ready").set(if self.0 { 1.0 } else { 0.0 });
+    }
+}
+
+/// A snapshot was written.
+pub struct SnapshotWritten {
+    pub partition: i32,
+    pub bytes: u64,
+    pub leads: usize,
+    pub duration: Duration,
+}
+
+impl InternalEvent for SnapshotWritten {
+    fn emit(self) {
+        tracing::debug!(
+            partition = self.partition,
+            bytes = self.bytes,
+            leads = self.leads,
+            ms = self.duration.as_millis() as u64,
+            "snapshot written"
+        );
+        histogram!("leadscore_snapshot_duration_seconds").record(self.duration.as_secs_f64());
+        gauge!("leadscore_snapshot_size_bytes", "partition" => self.partition.to_string())
+            .set(self.bytes as f64);
+        gauge!("leadscore_snapshot_age_seconds", "partition" => self.partition.to_string())
+            .set(0.0);
+    }
+}
+
+/// Age of the newest snapshot of a task, refreshed periodically.
+pub struct SnapshotAge {
+    pub partition: i32,
+    pub age: Duration,
+}
+
+impl InternalEvent for SnapshotAge {
+    fn emit(self) {
+        gauge!("leadscore_snapshot_age_seconds", "partition" => self.partition.to_string())
+            .set(self.age.as_secs_f64());
+    }
+}
+
+/// A task restored its state.
+pub struct SnapshotRestored {
+    pub partition: i32,
+    pub leads: usize,
+    pub duration: Duration,
+}
+
+impl InternalEvent for SnapshotRestored {
+    fn emit(self) {
+        tracing::info!(
+            partition = self.partition,
+            leads = self.leads,
+            ms = self.duration.as_millis() as u64,
+            "task state restored"
+        );
+        histogram!("leadscore_snapshot_restore_duration_seconds")
+            .record(self.duration.as_secs_f64());
+    }
+}
+
+/// A snapshot could not be used and an older one (or none) was used instead.
+pub struct SnapshotFallback<'a> {
+    pub partition: i32,
+    pub kind: &'static str,
+    pub detail: &'a str,
+}
+
+impl InternalEvent for SnapshotFallback<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            partition = self.partition,
+            kind = self.kind,
+            detail = self.detail,
+            "snapshot not usable; falling back"
+        );
+        counter!("leadscore_snapshot_fallbacks_total", "kind" => self.kind).increment(1);
+    }
+}

@@ -1,0 +1,105 @@
+//! Liveness and readiness shared between the pipeline and `/readyz`.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::emit;
+use crate::engine::LeadMap;
+use crate::telemetry::events::Readiness;
+use dashmap::DashMap;
+
+/// What `/readyz` and `/leads/{id}` read. A cheap handle (`Arc` inside).
+#[derive(Clone)]
+pub struct Health {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Set once the first assignment's tasks are restored and running.
+    tasks_started: AtomicBool,
+    /// Cleared while no broker is reachable.
+    broker_up: AtomicBool,
+    tasks: AtomicUsize,
+    /// Lead maps of the running tasks, by partition, for lookups.
+    leads: DashMap<i32, Arc<LeadMap>>,
+}
+
+impl Default for Health {
+    fn default() -> Health {
+        Health::new()
+    }
+}
+
+impl Health {
+    /// Not ready (no tasks yet); the broker is presumed reachable until a
+    /// client error or the statistics say otherwise.
+    pub fn new() -> Health {
+        let h = Health {
+            inner: Arc::new(Inner::default()),
+        };
+        h.inner.broker_up.store(true, Ordering::SeqCst);
+        emit!(Readiness(false));
+        h
+    }
+
+    /// Ready: tasks restored and running, and the broker reachable.
+    pub fn is_ready(&self) -> bool {
+        self.inner.tasks_started.load(Ordering::SeqCst)
+            && self.inner.broker_up.load(Ordering::SeqCst)
+    }
+
+    fn publish(&self) {
+        emit!(Readiness(self.is_ready()));
+    }
+
+    pub fn set_tasks_started(&self, v: bool) {
+        self.inner.tasks_started.store(v, Ordering::SeqCst);
+        self.publish();
+    }
+
+    pub fn set_broker_up(&self, v: bool) {
+        if self.inner.broker_up.swap(v, Ordering::SeqCst) != v {
+            if v {
+                tracing::info!("broker reachable again");
+            } else {
+                tracing::warn!("no broker reachable; not ready");
+            }
+        }
+        self.publish();
+    }
+
+    pub fn broker_up(&self) -> bool {
+        self.inner.broker_up.load(Ordering::SeqCst)
+    }
+
+    /// Registers a running task's lead map.
+    pub fn add_task(&self, partition: i32, leads: Arc<LeadMap>) {
+        self.inner.leads.insert(partition, leads);
+        self.inner
+            .tasks
+            .store(self.inner.leads.len(), Ordering::SeqCst);
+    }
+
+    /// Forgets a stopped task.
+    pub fn remove_task(&self, partition: i32) {
+        self.inner.leads.remove(&partition);
+        self.inner
+            .tasks
+            .store(self.inner.leads.len(), Ordering::SeqCst);
+    }
+
+    /// Runs `f` on a lead's state if some running task holds it.
+    pub fn with_lead<R>(
+        &self,
+        lead_id: &str,
+        f: impl FnOnce(i32, &crate::engine::LeadState) -> R,
+    ) -> Option<R> {
+        for entry in self.inner.leads.iter() {
+            if let Some(lead) = entry.value().get(lead_id) {
+                return Some(f(*entry.key(), &lead));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,205 @@
+//! The crash test: the real binary, a fixed set of 200k events, SIGKILL at
+//! ten random points with a restart after each, then: every lead's final
+//! state equals an uninterrupted run's, and the distinct change_ids on the
+//! output topic equal the uninterrupted run's.
+
+mod kafka_harness;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kafka_harness::{headers, TestKafka};
+use leadscore::codec::{decode_event, DecodeLimits, Format};
+use leadscore::demo::{Traffic, TrafficMix};
+use leadscore::engine::TaskState;
+use leadscore::event::EventType;
+use leadscore::model::Model;
+use leadscore::snapshot::SnapshotStore;
+use rand::{Rng, SeedableRng};
+
+const PARTITIONS: i32 = 4;
+const EVENTS: usize = 200_000;
+const KILLS: usize = 10;
+
+struct Produced {
+    partition: i32,
+    type_idx: usize,
+    offset: i64,
+    ts: i64,
+    payload: Vec<u8>,
+}
+
+fn start(config: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start leadscore")
+}
+
+#[test]
+fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
+    let kafka = TestKafka::start();
+    let topic_of = |t: EventType| kafka.topic(&format!("events.{}", t.as_str()));
+    for t in EventType::ALL {
+        kafka.create_topic(&topic_of(t), PARTITIONS);
+    }
+    let changes_topic = kafka.topic("stage_changes");
+    kafka.create_topic(&changes_topic, PARTITIONS);
+    kafka.create_topic(&kafka.topic("dlq"), 1);
+
+    // The fixed event set, produced once; partition = hash(lead) % PARTITIONS.
+    let mut traffic = Traffic::new(42, 20_000, 1_780_000_000_000, 30_000, TrafficMix::default());
+    let mut next_offset: BTreeMap<(usize, i32), i64> = BTreeMap::new();
+    let mut produced = Vec::with_capacity(EVENTS);
+    for _ in 0..EVENTS {
+        let r = traffic.next_record();
+        let partition = (xxhash_rust::xxh3::xxh3_64(r.key.as_bytes()) % PARTITIONS as u64) as i32;
+        let type_idx = r.event_type as usize;
+        let off = next_offset.entry((type_idx, partition)).or_insert(0);
+        kafka.produce_to(
+            &topic_of(r.event_type),
+            partition,
+            &r.key,
+            &r.payload,
+            r.timestamp_ms,
+        );
+        produced.push(Produced {
+            partition,
+            type_idx,
+            offset: *off,
+            ts: r.timestamp_ms,
+            payload: r.payload,
+        });
+        *off += 1;
+    }
+    kafka.flush();
+
+    // The uninterrupted run: one task per partition, in the pipeline's merge order.
+    let model = Model::builtin();
+    let limits = DecodeLimits {
+        max_future_skew_ms: None,
+        ..DecodeLimits::default()
+    };
+    let mut expected_ids = BTreeSet::new();
+    let mut expected_states = Vec::new();
+    for p in 0..PARTITIONS {
+        let mut mine: Vec<&Produced> = produced.iter().filter(|r| r.partition == p).collect();
+        mine.sort_by_key(|r| (r.ts, r.type_idx, r.offset));
+        let mut state = TaskState::default();
+        for r in mine {
+            if let Ok(e) = decode_event(
+                &r.payload,
+                Format::Json,
+                Some(EventType::ALL[r.type_idx]),
+                None,
+                &limits,
+            ) {
+                for c in state.apply(&model, &e).changes {
+                    expected_ids.insert(c.change_id);
+                }
+            }
+        }
+        expected_states.push(state);
+    }
+    assert!(
+        expected_ids.len() > 500,
+        "the event set moves many leads ({})",
+        expected_ids.len()
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snapshots = dir.path().join("snapshots");
+    let group = kafka.topic("group");
+    let mut topics = String::new();
+    for t in EventType::ALL {
+        topics.push_str(&format!(
+            "{} = {{ name = \"{}\" }}\n",
+            t.as_str(),
+            topic_of(t)
+        ));
+    }
+    let config = dir.path().join("leadscore.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\n\"bootstrap.servers\" = \"{}\"\n\"group.id\" = \"{group}\"\n\"fetch.wait.max.ms\" = 10\n\"session.timeout.ms\" = 6000\n\
+             [topics]\n{topics}stage_changes = {{ name = \"{changes_topic}\" }}\ndead_letter = \"{}\"\n\
+             [snapshots]\ndir = \"{}\"\ninterval_secs = 1\nevery_events = 3000\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n[limits]\nmax_future_skew_secs = 100000000\n",
+            kafka.bootstrap,
+            kafka.topic("dlq"),
+            snapshots.display()
+        ),
+    )
+    .expect("write config");
+
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+    for _ in 0..KILLS {
+        let mut child = start(&config);
+        std::thread::sleep(Duration::from_millis(rng.random_range(800..4000)));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+    }
+
+    // Last run: until every expected change is out, then a graceful stop.
+    let mut child = start(&config);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut seen: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    while seen.len() < expected_ids.len() && Instant::now() < deadline {
+        for m in kafka.read_all(&changes_topic, expected_ids.len(), Duration::from_secs(10)) {
+            use rdkafka::Message;
+            let id = headers(&m)["ce_id"].clone();
+            let body: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            let mut body = body;
+            body.as_object_mut().unwrap().remove("emitted_at");
+            let bytes = serde_json::to_vec(&body).unwrap();
+            if let Some(prev) = seen.insert(id.clone(), bytes.clone()) {
+                assert_eq!(prev, bytes, "change {id} repeated with a different body");
+            }
+        }
+    }
+    // Let the last events (which may derive no change) be processed too.
+    std::thread::sleep(Duration::from_secs(3));
+    unsafe {
+        libc_kill(child.id() as i32, 15);
+    }
+    let status = child.wait().expect("wait for graceful stop");
+    assert!(status.success(), "graceful stop after SIGTERM: {status:?}");
+
+    let seen_ids: BTreeSet<String> = seen.keys().cloned().collect();
+    let missing: Vec<_> = expected_ids.difference(&seen_ids).take(5).collect();
+    let extra: Vec<_> = seen_ids.difference(&expected_ids).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "change_ids differ: missing {missing:?}, extra {extra:?}"
+    );
+
+    let store = SnapshotStore::open(&snapshots, 2).expect("snapshot dir");
+    for (p, expected) in expected_states.iter().enumerate() {
+        let loaded = store.load_newest(p as i32);
+        let restored = loaded.snapshot.expect("a final snapshot per task").state;
+        assert_eq!(
+            restored.lead_count(),
+            expected.lead_count(),
+            "partition {p}: lead count"
+        );
+        for e in expected.leads.iter() {
+            let got = restored
+                .leads
+                .get(e.key())
+                .unwrap_or_else(|| panic!("lead {} missing", e.key()));
+            assert_eq!(*got, *e.value(), "partition {p}: lead {} differs", e.key());
+        }
+        assert_eq!(restored.watermark_ms, expected.watermark_ms);
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}

@@ -1,0 +1,264 @@
+//! Kafka for integration tests: librdkafka's mock cluster by default, or a
+//! real Kafka-protocol broker when `LEADSCORE_TEST_BROKERS=host:port` is set
+//! (`.ci/run` starts one). Topic names get a unique prefix so runs against a
+//! shared broker never see each other's records.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A broker for one test.
+pub struct TestKafka {
+    pub mock: Option<MockCluster<'static, DefaultProducerContext>>,
+    pub bootstrap: String,
+    pub prefix: String,
+    producer: ThreadedProducer<DefaultProducerContext>,
+}
+
+impl TestKafka {
+    pub fn start() -> TestKafka {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!(
+            "t{}-{}-{}",
+            std::process::id(),
+            n,
+            Instant::now().elapsed().as_nanos() % 1000
+        );
+        let (mock, bootstrap) = match std::env::var("LEADSCORE_TEST_BROKERS") {
+            Ok(b) if !b.is_empty() => (None, b),
+            _ => {
+                let m = MockCluster::new(1).expect("start librdkafka mock cluster");
+                let b = m.bootstrap_servers();
+                (Some(m), b)
+            }
+        };
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("linger.ms", "1")
+            .set("partitioner", "murmur2_random")
+            .create()
+            .expect("test producer");
+        TestKafka {
+            mock,
+            bootstrap,
+            prefix,
+            producer,
+        }
+    }
+
+    pub fn is_mock(&self) -> bool {
+        self.mock.is_some()
+    }
+
+    /// The unique name of a test topic.
+    pub fn topic(&self, base: &str) -> String {
+        format!("{}.{}", self.prefix, base)
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: i32) {
+        match &self.mock {
+            Some(m) => m
+                .create_topic(name, partitions, 1)
+                .expect("create mock topic"),
+            None => {
+                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                    .set("bootstrap.servers", &self.bootstrap)
+                    .create()
+                    .expect("admin client");
+                let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+                let res = futures::executor::block_on(admin.create_topics(
+                    [&topic],
+                    &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+                ))
+                .expect("create topics");
+                for r in res {
+                    if let Err((t, e)) = r {
+                        if e != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
+                            panic!("create topic {t}: {e}");
+                        }
+                    }
+                }
+            }
+        }
+        self.wait_for_topic(name, partitions);
+    }
+
+    fn wait_for_topic(&self, name: &str, partitions: i32) {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .expect("metadata client");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(md) = c.fetch_metadata(Some(name), Duration::from_secs(2)) {
+                if md.topics().iter().any(|t| {
+                    t.name() == name
+                        && t.error().is_none()
+                        && t.partitions().len() as i32 == partitions
+                }) {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("topic {name} did not appear with {partitions} partitions");
+    }
+
+    /// Produces one record (key, payload, timestamp) and waits for it to be delivered.
+    pub fn produce(&self, topic: &str, key: &str, payload: &[u8], timestamp_ms: i64) {
+        let mut rec = BaseRecord::to(topic)
+            .key(key)
+            .payload(payload)
+            .timestamp(timestamp_ms);
+        loop {
+            match self.producer.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    rec = back;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+
+    /// Produces one record to an explicit partition.
+    pub fn produce_to(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: &str,
+        payload: &[u8],
+        timestamp_ms: i64,
+    ) {
+        let mut rec = BaseRecord::to(topic)
+            .partition(partition)
+            .key(key)
+            .payload(payload)
+            .timestamp(timestamp_ms);
+        loop {
+            match self.producer.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    rec = back;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+
+    pub fn flush(&self) {
+        self.producer
+            .flush(Duration::from_secs(30))
+            .expect("flush test producer");
+    }
+
+    /// Reads every record of `topic` until `count` were seen or `timeout` passed.
+    pub fn read_all(&self, topic: &str, count: usize, timeout: Duration) -> Vec<OwnedMessage> {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set(
+                "group.id",
+                format!(
+                    "{}-reader-{}",
+                    self.prefix,
+                    COUNTER.fetch_add(1, Ordering::SeqCst)
+                ),
+            )
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "10")
+            .create()
+            .expect("reader");
+        c.subscribe(&[topic]).expect("subscribe reader");
+        let mut out = Vec::new();
+        let deadline = Instant::now() + timeout;
+        while out.len() < count && Instant::now() < deadline {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                out.push(m.detach());
+            }
+        }
+        // Anything more that arrives shortly after is read too (to catch extras).
+        let settle = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < settle {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(50)) {
+                out.push(m.detach());
+            }
+        }
+        out
+    }
+
+    /// The group's committed offsets for `topic` partitions `0..partitions`.
+    pub fn committed(&self, group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", group)
+            .create()
+            .expect("offsets reader");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition(topic, p);
+        }
+        match c.committed_offsets(tpl, Duration::from_secs(5)) {
+            Ok(t) => t
+                .elements()
+                .iter()
+                .map(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                })
+                .collect(),
+            Err(_) => vec![None; partitions as usize],
+        }
+    }
+}
+
+/// A message's headers as a map (last value wins).
+pub fn headers(m: &OwnedMessage) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if let Some(h) = m.headers() {
+        for hdr in h.iter() {
+            out.insert(
+                hdr.key.to_string(),
+                String::from_utf8_lossy(hdr.value.unwrap_or_default()).to_string(),
+            );
+        }
+    }
+    out
+}
+
+/// A minimal HTTP GET against the service (status code and body).
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .expect("connect to HTTP");
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write request");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok();
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
