@@ -18,8 +18,15 @@ use leadscore::model::Model;
 use leadscore::snapshot::SnapshotStore;
 use rand::{Rng, SeedableRng};
 
-const PARTITIONS: i32 = 4;
-const EVENTS: usize = 200_000;
+/// Eight partitions keep each page-view partition under the mock cluster's ~5 MB retention.
+const PARTITIONS: i32 = 8;
+/// At least 200k; `LEADSCORE_CRASH_EVENTS` changes it for a quick look.
+fn events() -> usize {
+    std::env::var("LEADSCORE_CRASH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000)
+}
 const KILLS: usize = 10;
 
 struct Produced {
@@ -55,8 +62,8 @@ fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
     // The fixed event set, produced once; partition = hash(lead) % PARTITIONS.
     let mut traffic = Traffic::new(42, 20_000, 1_780_000_000_000, 30_000, TrafficMix::default());
     let mut next_offset: BTreeMap<(usize, i32), i64> = BTreeMap::new();
-    let mut produced = Vec::with_capacity(EVENTS);
-    for _ in 0..EVENTS {
+    let mut produced = Vec::with_capacity(events());
+    for _ in 0..events() {
         let r = traffic.next_record();
         let partition = (xxhash_rust::xxh3::xxh3_64(r.key.as_bytes()) % PARTITIONS as u64) as i32;
         let type_idx = r.event_type as usize;
@@ -150,7 +157,9 @@ fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
     let mut child = start(&config);
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut seen: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    while seen.len() < expected_ids.len() && Instant::now() < deadline {
+    let mut stalled = 0;
+    while seen.len() < expected_ids.len() && Instant::now() < deadline && stalled < 3 {
+        let before = seen.len();
         for m in kafka.read_all(&changes_topic, expected_ids.len(), Duration::from_secs(10)) {
             use rdkafka::Message;
             let id = headers(&m)["ce_id"].clone();
@@ -162,7 +171,13 @@ fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
                 assert_eq!(prev, bytes, "change {id} repeated with a different body");
             }
         }
+        stalled = if seen.len() == before { stalled + 1 } else { 0 };
     }
+    eprintln!(
+        "seen {} of {} expected change ids",
+        seen.len(),
+        expected_ids.len()
+    );
     // Let the last events (which may derive no change) be processed too.
     std::thread::sleep(Duration::from_secs(3));
     unsafe {
@@ -172,8 +187,17 @@ fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
     assert!(status.success(), "graceful stop after SIGTERM: {status:?}");
 
     let seen_ids: BTreeSet<String> = seen.keys().cloned().collect();
-    let missing: Vec<_> = expected_ids.difference(&seen_ids).take(5).collect();
-    let extra: Vec<_> = seen_ids.difference(&expected_ids).take(5).collect();
+    let missing: Vec<_> = expected_ids.difference(&seen_ids).collect();
+    let extra: Vec<_> = seen_ids.difference(&expected_ids).collect();
+    eprintln!(
+        "{} expected, {} seen, {} missing, {} extra",
+        expected_ids.len(),
+        seen_ids.len(),
+        missing.len(),
+        extra.len()
+    );
+    let missing: Vec<_> = missing.into_iter().take(5).collect();
+    let extra: Vec<_> = extra.into_iter().take(5).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
         "change_ids differ: missing {missing:?}, extra {extra:?}"

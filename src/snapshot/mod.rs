@@ -20,13 +20,21 @@
 //! `leadscore.v1.Snapshot` protobuf message
 //! (`proto/leadscore/v1/snapshot.proto`).
 
+/// Body bytes -> task state (streamed, parallel).
 mod decode;
+/// Task state -> body bytes (on the task thread).
 mod encode;
+/// The error type, with messages that name the file and what to do.
 mod error;
+/// The file header: magic, version, length, checksum.
 mod format;
+/// The human report of `leadscore snapshot inspect`.
 mod inspect;
+/// Windowed, checksumming reading of a body from a file.
 mod source;
+/// The directory of snapshot files: naming, atomic writes, retention, fallback.
 mod store;
+/// Protobuf wire primitives and the field numbers of `snapshot.proto`.
 mod wire;
 
 pub use encode::{release_buffers, Captured};
