@@ -18,8 +18,9 @@ use leadscore::model::Model;
 use leadscore::snapshot::SnapshotStore;
 use rand::{Rng, SeedableRng};
 
-/// Eight partitions keep each page-view partition under the mock cluster's ~5 MB retention.
-const PARTITIONS: i32 = 8;
+/// Sixteen partitions keep each page-view partition (about 1.7 MB) well under the
+/// mock cluster's per-partition retention (about 5 MB), which would drop early records.
+const PARTITIONS: i32 = 16;
 /// At least 200k; `LEADSCORE_CRASH_EVENTS` changes it for a quick look.
 fn events() -> usize {
     std::env::var("LEADSCORE_CRASH_EVENTS")
@@ -38,12 +39,16 @@ struct Produced {
 }
 
 fn start(config: &std::path::Path) -> Child {
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let log =
+        std::fs::File::create(config.with_file_name(format!("run-{n}.log"))).expect("log file");
     Command::new(env!("CARGO_BIN_EXE_leadscore"))
         .args(["run", "--config"])
         .arg(config)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start leadscore")
 }
@@ -187,6 +192,18 @@ fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
     assert!(status.success(), "graceful stop after SIGTERM: {status:?}");
 
     let seen_ids: BTreeSet<String> = seen.keys().cloned().collect();
+    if seen_ids != expected_ids {
+        for n in 0..=KILLS {
+            let log = std::fs::read_to_string(dir.path().join(format!("run-{n}.log")))
+                .unwrap_or_default();
+            let warnings: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                .take(8)
+                .collect();
+            eprintln!("run {n}: {warnings:#?}");
+        }
+    }
     let missing: Vec<_> = expected_ids.difference(&seen_ids).collect();
     let extra: Vec<_> = seen_ids.difference(&expected_ids).collect();
     eprintln!(

@@ -78,12 +78,15 @@ impl ConsumerContext for PipelineContext {
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                // Queues are split before the assignment starts fetching:
+                // a split queue is flagged so librdkafka never forwards it to
+                // the consumer queue, so no record can slip past its task.
                 tasks.prepare_assignment(tpl);
+                tasks.start_assigned(&consumer, tpl);
                 if let Err(e) = base.assign(tpl) {
                     tracing::error!(error = %e, "assign failed");
-                    return;
+                    tasks.stop_all("assign failed");
                 }
-                tasks.start_assigned(&consumer, tpl);
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tasks.stop_all("revoked");

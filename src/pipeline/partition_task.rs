@@ -138,7 +138,10 @@ pub fn run(
                     at_end[i] = false;
                     heads[i] = Some((m, Instant::now()));
                 }
-                Some(Err(KafkaError::PartitionEOF(_))) => at_end[i] = true,
+                Some(Err(KafkaError::PartitionEOF(_))) => {
+                    tracing::trace!(partition, topic = %inputs[i].topic, "end of partition");
+                    at_end[i] = true
+                }
                 Some(Err(e)) => {
                     tracing::warn!(partition, topic = %inputs[i].topic, error = %e, "consumer error")
                 }
@@ -156,7 +159,17 @@ pub fn run(
                 waiting_since = Some(Instant::now());
                 false
             }
-            (true, Some(since)) => since.elapsed() >= idle,
+            (true, Some(since)) => {
+                let over = since.elapsed() >= idle;
+                if over && since.elapsed() < idle + Duration::from_millis(50) {
+                    let silent: Vec<&str> = (0..queues.len())
+                        .filter(|i| heads[*i].is_none() && !at_end[*i])
+                        .map(|i| inputs[i].topic.as_str())
+                        .collect();
+                    tracing::warn!(partition, ?silent, "merging without silent partitions after max_task_idle_ms; order is no longer guaranteed to match a replay");
+                }
+                over
+            }
         };
         if !any_head || (missing && !idle_over) {
             // Nothing to do until a partition delivers: make the batch durable first.
