@@ -55,6 +55,37 @@ fn start(config: &std::path::Path) -> Child {
 
 #[test]
 fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
+    scenario(events(), |config| {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        for _ in 0..KILLS {
+            let mut child = start(config);
+            std::thread::sleep(Duration::from_millis(rng.random_range(800..4000)));
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+        }
+        start(config)
+    });
+}
+
+#[test]
+fn a_second_instance_takes_over_the_tasks_of_one_that_dies() {
+    scenario(events() / 4, |config| {
+        let mut a = start(config);
+        std::thread::sleep(Duration::from_secs(2));
+        let b = start(config);
+        // Both run in one group, each with some of the tasks and snapshots
+        // in the shared directory; then A dies and B takes its tasks over.
+        std::thread::sleep(Duration::from_secs(8));
+        a.kill().expect("SIGKILL instance A");
+        a.wait().expect("reap");
+        b
+    });
+}
+
+/// Produces a fixed event set, runs `disrupt` (which returns the instance
+/// left running), waits for it to finish, stops it gracefully, and checks
+/// change ids and final lead states against an uninterrupted computation.
+fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
     let kafka = TestKafka::start();
     let topic_of = |t: EventType| kafka.topic(&format!("events.{}", t.as_str()));
     for t in EventType::ALL {
@@ -67,8 +98,8 @@ fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
     // The fixed event set, produced once; partition = hash(lead) % PARTITIONS.
     let mut traffic = Traffic::new(42, 20_000, 1_780_000_000_000, 30_000, TrafficMix::default());
     let mut next_offset: BTreeMap<(usize, i32), i64> = BTreeMap::new();
-    let mut produced = Vec::with_capacity(events());
-    for _ in 0..events() {
+    let mut produced = Vec::with_capacity(events);
+    for _ in 0..events {
         let r = traffic.next_record();
         let partition = (xxhash_rust::xxh3::xxh3_64(r.key.as_bytes()) % PARTITIONS as u64) as i32;
         let type_idx = r.event_type as usize;
@@ -150,16 +181,7 @@ fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
     )
     .expect("write config");
 
-    let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
-    for _ in 0..KILLS {
-        let mut child = start(&config);
-        std::thread::sleep(Duration::from_millis(rng.random_range(800..4000)));
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
-    }
-
-    // Last run: until every expected change is out, then a graceful stop.
-    let mut child = start(&config);
+    let mut child = disrupt(&config);
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut seen: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut stalled = 0;
@@ -193,15 +215,21 @@ fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
 
     let seen_ids: BTreeSet<String> = seen.keys().cloned().collect();
     if seen_ids != expected_ids {
-        for n in 0..=KILLS {
-            let log = std::fs::read_to_string(dir.path().join(format!("run-{n}.log")))
-                .unwrap_or_default();
+        let mut logs: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        logs.sort();
+        for path in logs {
+            let log = std::fs::read_to_string(&path).unwrap_or_default();
             let warnings: Vec<&str> = log
                 .lines()
                 .filter(|l| l.contains("WARN") || l.contains("ERROR"))
                 .take(8)
                 .collect();
-            eprintln!("run {n}: {warnings:#?}");
+            eprintln!("{}: {warnings:#?}", path.display());
         }
     }
     let missing: Vec<_> = expected_ids.difference(&seen_ids).collect();

@@ -284,6 +284,33 @@ fn sample_events_produce_the_replayed_stage_changes_with_headers_and_dead_letter
         "{metrics}"
     );
     svc.stop();
+
+    // A restart restores every task from its snapshot: no change is emitted
+    // again, and every metric the dashboard and alerts use is now exported.
+    let again = s.start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_get(again.addr, "/readyz").0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "restarted service never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, metrics) = http_get(again.addr, "/metrics");
+    for name in leadscore::telemetry::events::METRIC_NAMES {
+        assert!(
+            metrics.contains(name),
+            "metric {name} not exported:\n{metrics}"
+        );
+    }
+    let out = s.kafka.read_all(
+        &s.kafka.topic("stage_changes"),
+        expected.len(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.len(), expected.len(), "the restart re-emitted nothing");
+    again.stop();
 }
 
 fn event(id: &str, lead: &str, at_ms: i64, kind: &str, extra: &str) -> String {

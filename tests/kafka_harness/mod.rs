@@ -181,7 +181,18 @@ impl TestKafka {
             .set("fetch.wait.max.ms", "10")
             .create()
             .expect("reader");
-        c.subscribe(&[topic]).expect("subscribe reader");
+        // Assign every partition from the beginning: no group join to wait for.
+        let md = c
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("reader metadata");
+        let mut tpl = TopicPartitionList::new();
+        for t in md.topics().iter().filter(|t| t.name() == topic) {
+            for p in t.partitions() {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                    .expect("reader offset");
+            }
+        }
+        c.assign(&tpl).expect("assign reader");
         let mut out = Vec::new();
         let deadline = Instant::now() + timeout;
         while out.len() < count && Instant::now() < deadline {
