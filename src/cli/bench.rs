@@ -8,13 +8,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::Args;
 use leadscore::config::Config;
-use leadscore::demo::{Traffic, TrafficMix};
+use leadscore::demo::{send_record, Traffic, TrafficMix};
 use leadscore::model::Model;
 use leadscore::pipeline::{self, Counters, Shutdown};
 use leadscore::telemetry::{health::Health, logging};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 
 #[derive(Debug, Args)]
@@ -66,25 +66,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     for _ in 0..args.events {
         let r = traffic.next_record();
         bytes += r.payload.len() as u64;
-        let topic = &inbound
-            .iter()
-            .find(|(t, _)| *t == r.event_type)
-            .expect("topic")
-            .1
-            .name;
-        let mut rec = BaseRecord::to(topic)
-            .key(&r.key)
-            .payload(&r.payload)
-            .timestamp(r.timestamp_ms);
-        loop {
-            match producer.send(rec) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    rec = back;
-                    producer.poll(Duration::from_millis(1));
-                }
-            }
-        }
+        send_record(&producer, &inbound, &r);
     }
     producer.flush(Duration::from_secs(60))?;
     eprintln!(

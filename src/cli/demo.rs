@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::Args;
 use leadscore::config::{Config, LogFormat, TopicConfig};
-use leadscore::demo::{Traffic, TrafficMix};
+use leadscore::demo::{send_record, Traffic, TrafficMix};
 use leadscore::engine::{Outcome, Stage};
 use leadscore::event::EventType;
 use leadscore::model::Model;
@@ -19,7 +19,7 @@ use leadscore::pipeline::{Counters, Shutdown};
 use leadscore::service::{serve, ServiceHandles};
 use leadscore::telemetry::{health::Health, logging};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 
 #[derive(Debug, Args)]
@@ -157,25 +157,7 @@ fn spawn_generator(
             let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
             while sent < due {
                 let r = traffic.next_record();
-                let topic = &topics
-                    .iter()
-                    .find(|(t, _)| *t == r.event_type)
-                    .expect("topic for every type")
-                    .1
-                    .name;
-                let mut rec = BaseRecord::to(topic)
-                    .key(&r.key)
-                    .payload(&r.payload)
-                    .timestamp(r.timestamp_ms);
-                loop {
-                    match producer.send(rec) {
-                        Ok(()) => break,
-                        Err((_, back)) => {
-                            rec = back;
-                            std::thread::sleep(Duration::from_millis(1));
-                        }
-                    }
-                }
+                send_record(&producer, &topics, &r);
                 sent += 1;
                 produced.store(sent, Ordering::Relaxed);
             }

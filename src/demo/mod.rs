@@ -2,6 +2,8 @@
 //! tests: realistic personas, a few bots, producer retries (duplicates) and
 //! malformed records. Deterministic for a given seed.
 
+mod producer;
 mod traffic;
 
+pub use producer::send_record;
 pub use traffic::{Record, Traffic, TrafficMix};

@@ -91,43 +91,96 @@ impl Tally {
     }
 }
 
+/// What a task has done since its last checkpoint: records handed to the
+/// producer, offsets they cover, outcome counts, and when to snapshot.
+struct Progress {
+    partition: i32,
+    pending: Vec<Pending>,
+    /// Last processed offset per input since the last barrier.
+    processed: Vec<Option<i64>>,
+    /// Next offset per input covered by acknowledged work (what snapshots record).
+    next_offsets: Vec<i64>,
+    tally: Tally,
+    in_batch: usize,
+    since_snapshot: u64,
+    last_snapshot: Instant,
+    writer: Option<SnapshotWriter>,
+}
+
+impl Progress {
+    /// Waits for every pending ack, stores the covered offsets, then
+    /// snapshots when due (or always when `force`d and there is news).
+    /// Returns false if shutdown forced a stop before everything was acked.
+    fn checkpoint(
+        &mut self,
+        env: &TaskEnv,
+        consumer: &PipelineConsumer,
+        state: &TaskState,
+        force: bool,
+    ) -> bool {
+        if self.in_batch > 0 || force {
+            if !barrier(
+                env,
+                consumer,
+                self.partition,
+                &mut self.pending,
+                &mut self.processed,
+                &mut self.next_offsets,
+                &mut self.tally,
+            ) {
+                return false;
+            }
+            self.in_batch = 0;
+        }
+        maybe_snapshot(
+            env,
+            &mut self.writer,
+            state,
+            &self.next_offsets,
+            &mut self.since_snapshot,
+            &mut self.last_snapshot,
+            force,
+        );
+        true
+    }
+}
+
 /// Runs a task until it is stopped (revocation) or the service shuts down.
 /// On the way out it acknowledges everything, stores offsets and snapshots.
 pub fn run(
     env: Arc<TaskEnv>,
     consumer: Arc<PipelineConsumer>,
-    mut queues: Vec<PartitionQueue<PipelineContext>>,
+    queues: Vec<PartitionQueue<PipelineContext>>,
     wake: Receiver<()>,
     start: TaskStart,
 ) {
     let TaskStart {
         partition,
         mut state,
-        mut next_offsets,
+        next_offsets,
         stop,
     } = start;
     let inputs: &[Input] = &env.inputs;
-    let _ = &mut queues;
     let mut heads: Vec<Option<(BorrowedMessage<'_>, Instant)>> =
         (0..queues.len()).map(|_| None).collect();
     let mut at_end = vec![false; queues.len()];
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut processed_offsets: Vec<Option<i64>> = vec![None; queues.len()];
-    let mut tally = Tally::new(queues.len());
-    let mut in_batch = 0usize;
+    let mut progress = Progress {
+        partition,
+        pending: Vec::new(),
+        processed: vec![None; queues.len()],
+        next_offsets,
+        tally: Tally::new(queues.len()),
+        in_batch: 0,
+        since_snapshot: 0,
+        last_snapshot: Instant::now(),
+        writer: env.store.clone().map(|s| SnapshotWriter::new(s, partition)),
+    };
     let mut waiting_since: Option<Instant> = None;
     let idle = Duration::from_millis(env.max_task_idle_ms);
-    let mut events_since_snapshot = 0u64;
-    let mut last_snapshot = Instant::now();
     let mut last_gauges = Instant::now();
-    let mut snapshot_writer = env.store.clone().map(|s| SnapshotWriter::new(s, partition));
+    let stopping = || stop.load(Ordering::SeqCst) || env.shutdown.is_triggered();
 
-    let stopping = |stop: &AtomicBool| stop.load(Ordering::SeqCst) || env.shutdown.is_triggered();
-
-    loop {
-        if stopping(&stop) {
-            break;
-        }
+    while !stopping() {
         // Fill heads without blocking.
         for (i, q) in queues.iter().enumerate() {
             if heads[i].is_some() {
@@ -138,10 +191,7 @@ pub fn run(
                     at_end[i] = false;
                     heads[i] = Some((m, Instant::now()));
                 }
-                Some(Err(KafkaError::PartitionEOF(_))) => {
-                    tracing::trace!(partition, topic = %inputs[i].topic, "end of partition");
-                    at_end[i] = true
-                }
+                Some(Err(KafkaError::PartitionEOF(_))) => at_end[i] = true,
                 Some(Err(e)) => {
                     tracing::warn!(partition, topic = %inputs[i].topic, error = %e, "consumer error")
                 }
@@ -173,30 +223,10 @@ pub fn run(
         };
         if !any_head || (missing && !idle_over) {
             // Nothing to do until a partition delivers: make the batch durable first.
-            if in_batch > 0
-                && !barrier(
-                    &env,
-                    &consumer,
-                    partition,
-                    &mut pending,
-                    &mut processed_offsets,
-                    &mut next_offsets,
-                    &mut tally,
-                )
-            {
+            if !progress.checkpoint(&env, &consumer, &state, false) {
                 break;
             }
-            in_batch = 0;
-            maybe_snapshot(
-                &env,
-                &mut snapshot_writer,
-                &state,
-                &next_offsets,
-                &mut events_since_snapshot,
-                &mut last_snapshot,
-                false,
-            );
-            refresh_gauges(&env, partition, &state, &snapshot_writer, &mut last_gauges);
+            refresh_gauges(partition, &state, &progress.writer, &mut last_gauges);
             match wake.recv_timeout(Duration::from_millis(100)) {
                 Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -220,61 +250,23 @@ pub fn run(
             j,
             &msg,
             taken_at,
-            &mut pending,
-            &mut tally,
+            &mut progress.pending,
+            &mut progress.tally,
         );
-        processed_offsets[j] = Some(msg.offset());
+        progress.processed[j] = Some(msg.offset());
         drop(msg);
-        in_batch += 1;
-        events_since_snapshot += 1;
-        if in_batch >= BATCH {
-            if !barrier(
-                &env,
-                &consumer,
-                partition,
-                &mut pending,
-                &mut processed_offsets,
-                &mut next_offsets,
-                &mut tally,
-            ) {
-                break;
-            }
-            in_batch = 0;
-            maybe_snapshot(
-                &env,
-                &mut snapshot_writer,
-                &state,
-                &next_offsets,
-                &mut events_since_snapshot,
-                &mut last_snapshot,
-                false,
-            );
+        progress.in_batch += 1;
+        progress.since_snapshot += 1;
+        if progress.in_batch >= BATCH && !progress.checkpoint(&env, &consumer, &state, false) {
+            break;
         }
     }
     // Finish in-flight work, then snapshot and let go.
     drop(heads);
-    if barrier(
-        &env,
-        &consumer,
-        partition,
-        &mut pending,
-        &mut processed_offsets,
-        &mut next_offsets,
-        &mut tally,
-    ) {
-        maybe_snapshot(
-            &env,
-            &mut snapshot_writer,
-            &state,
-            &next_offsets,
-            &mut events_since_snapshot,
-            &mut last_snapshot,
-            true,
-        );
-    } else {
+    if !progress.checkpoint(&env, &consumer, &state, true) {
         tracing::warn!(partition, "stopping with unacknowledged stage changes; offsets not stored, they will be reprocessed");
     }
-    if let Some(w) = snapshot_writer.take() {
+    if let Some(w) = progress.writer.take() {
         w.finish();
     }
     tracing::info!(partition, leads = state.lead_count(), "task stopped");
@@ -353,7 +345,6 @@ fn barrier(
 }
 
 fn refresh_gauges(
-    env: &TaskEnv,
     partition: i32,
     state: &TaskState,
     writer: &Option<SnapshotWriter>,
@@ -375,7 +366,6 @@ fn refresh_gauges(
             });
         }
     }
-    let _ = env;
 }
 
 /// Takes a snapshot when due (or when `force`d at the end of the task).
