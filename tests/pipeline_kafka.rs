@@ -88,12 +88,15 @@ impl Setup {
     }
 
     fn start(&self) -> Running {
-        let config = self.config();
+        self.start_with(self.config(), Model::builtin())
+    }
+
+    fn start_with(&self, config: Config, model: Model) -> Running {
         let handles = ServiceHandles::default();
         let h = handles.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
-            serve(config, Arc::new(Model::builtin()), h, move |addr| {
+            serve(config, Arc::new(model), h, move |addr| {
                 let _ = tx.send(addr);
             })
         });
@@ -514,5 +517,85 @@ fn broker_outage_flips_readiness_and_loses_no_change() {
             assert_eq!(prev, body, "a repeated change_id carries the same change");
         }
     }
+    svc.stop();
+}
+
+fn stricter_model() -> Model {
+    let text = leadscore::model::DEFAULT_MODEL_TOML
+        .replace("name = \"default\"", "name = \"stricter\"")
+        .replace("mql_at = 50.0", "mql_at = 70.0");
+    Model::from_toml(&text, "stricter").expect("valid model")
+}
+
+#[test]
+fn a_snapshot_from_another_model_version_is_refused_or_rebuilt_per_config() {
+    let s = Setup::new(1);
+    let lines = sample_lines();
+    s.produce_lines(&lines);
+    let first = s.start();
+    let expected = expected_changes(&lines).len();
+    assert_eq!(
+        s.kafka
+            .read_all(
+                &s.kafka.topic("stage_changes"),
+                expected,
+                Duration::from_secs(60)
+            )
+            .len(),
+        expected
+    );
+    first.stop();
+
+    // refuse: the service stops with an error naming both versions.
+    let mut refuse = s.config();
+    refuse.snapshots.on_model_change = leadscore::config::OnModelChange::Refuse;
+    let stricter = stricter_model();
+    let new_version = stricter.version.to_string();
+    let svc = s.start_with(refuse, stricter);
+    let err = svc
+        .thread
+        .join()
+        .expect("service thread")
+        .expect_err("a foreign snapshot is refused")
+        .to_string();
+    assert!(
+        err.contains("default-") && err.contains(&new_version) && err.contains("on_model_change"),
+        "{err}"
+    );
+
+    // replay (the default): state is rebuilt from the earliest offset with the new model.
+    let svc = s.start_with(s.config(), stricter_model());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut rescored = Vec::new();
+    while rescored.is_empty() && Instant::now() < deadline {
+        rescored = s
+            .kafka
+            .read_all(
+                &s.kafka.topic("stage_changes"),
+                expected + 1,
+                Duration::from_secs(5),
+            )
+            .into_iter()
+            .filter(|m| {
+                serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap()["model_version"]
+                    == new_version.as_str()
+            })
+            .collect();
+    }
+    assert!(!rescored.is_empty(), "the new model rescored the history");
+    let (_, metrics) = http_get(svc.addr, "/metrics");
+    let fallbacks: f64 = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("leadscore_snapshot_fallbacks_total")
+                && l.contains("kind=\"model_version\"")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        fallbacks >= 1.0,
+        "the foreign snapshot was counted as a fallback: {metrics}"
+    );
     svc.stop();
 }
