@@ -4,14 +4,17 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use xxhash_rust::xxh3::xxh3_64;
+use std::hash::BuildHasherDefault;
+
+use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
 
 /// Event ids (as 64-bit xxh3 hashes) seen within the window, with their
 /// event times. Entries older than `watermark - window` are dropped by
 /// [`SeenEvents::prune`]; the engine drops events that late anyway.
 #[derive(Debug, Default, Clone)]
 pub struct SeenEvents {
-    ids: HashMap<u64, i64>,
+    /// Keys are already xxh3 hashes; a fast hasher is enough.
+    ids: HashMap<u64, i64, BuildHasherDefault<Xxh3Default>>,
     by_time: BinaryHeap<Reverse<(i64, u64)>>,
 }
 
@@ -74,7 +77,8 @@ impl SeenEvents {
     pub fn from_entries(entries: Vec<(u64, i64)>) -> SeenEvents {
         use std::hash::BuildHasher;
         let n = entries.len();
-        let mut ids: HashMap<u64, i64> = HashMap::with_capacity(n);
+        let mut ids: HashMap<u64, i64, BuildHasherDefault<Xxh3Default>> =
+            HashMap::with_capacity_and_hasher(n, Default::default());
         let mut heap = Vec::with_capacity(n);
         if n < 4096 {
             for (id, t) in entries {

@@ -85,7 +85,16 @@ impl LeadState {
 
     /// Ids of the SQL signals active at `at_ms`.
     pub fn active_signals(&self, model: &Model, at_ms: i64) -> Vec<u16> {
-        let mut counts = vec![0u32; model.signals.len()];
+        let mask = self.signal_mask(model, at_ms);
+        (0..model.signals.len() as u16)
+            .filter(|i| mask & (1 << i) != 0)
+            .collect()
+    }
+
+    /// The SQL signals active at `at_ms` as a bit set (bit i = signal i;
+    /// models have at most 64 signals). Allocation-free, for the hot path.
+    pub fn signal_mask(&self, model: &Model, at_ms: i64) -> u64 {
+        let mut counts = [0u32; 64];
         for s in &self.slots {
             if let Slot::Signal { signal, at_ms: t } = *s {
                 let within = model.signals[signal as usize].within_ms;
@@ -94,12 +103,12 @@ impl LeadState {
                 }
             }
         }
-        counts
+        model
+            .signals
             .iter()
             .enumerate()
-            .filter(|(i, c)| **c >= model.signals[*i].min_count)
-            .map(|(i, _)| i as u16)
-            .collect()
+            .filter(|(i, sig)| counts[*i] >= sig.min_count)
+            .fold(0u64, |m, (i, _)| m | (1 << i))
     }
 
     /// Adds `points` of `rule` earned at `t`, decayed into the rule's accumulator.

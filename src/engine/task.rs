@@ -123,14 +123,14 @@ impl TaskState {
 
         let at = lead.last_event_ms;
         let score = lead.score_at(model, at);
-        let signals = lead.active_signals(model, at);
+        let signals = lead.signal_mask(model, at);
         let st = &model.stages;
         let from = lead.stage;
         let rule = matched.map(|r| &model.rules[r as usize]);
-        let sql_ok = score.total >= st.sql_at && score.fit >= st.sql_min_fit && !signals.is_empty();
+        let sql_ok = score.total >= st.sql_at && score.fit >= st.sql_min_fit && signals != 0;
         let transition = if from != Stage::Sql && sql_ok {
             let completes_signal =
-                rule.is_some_and(|r| r.signals.iter().any(|s| signals.contains(s)));
+                rule.is_some_and(|r| r.signals.iter().any(|s| signals & (1 << s) != 0));
             Some((
                 Stage::Sql,
                 if completes_signal {
@@ -174,7 +174,15 @@ impl TaskState {
                 occurred_at_ms: at,
                 score,
                 model_version: model.version.clone(),
-                explanation: explain(model, lead, from, to, score, &signals, at),
+                explanation: explain(
+                    model,
+                    lead,
+                    from,
+                    to,
+                    score,
+                    &lead.active_signals(model, at),
+                    at,
+                ),
                 trigger_event_id: Some(event.event_id.to_string()),
             };
             drop(entry);

@@ -166,6 +166,10 @@ pub(super) fn compile(src: &str, origin: &str) -> Result<Model, ModelError> {
         });
     }
 
+    if signals.len() > 64 {
+        return Err(cx.err(0..0, "signals", "at most 64 SQL signals"));
+    }
+
     let mut fit = Vec::new();
     for (i, f) in file.fit.iter().enumerate() {
         fit.push(compile_fit(&cx, i, f)?);
@@ -211,13 +215,25 @@ pub(super) fn compile(src: &str, origin: &str) -> Result<Model, ModelError> {
     }
 
     let fl = &file.filters;
+    let bot_user_agents: Vec<String> = fl
+        .bot_user_agents
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let bot_matcher = if bot_user_agents.is_empty() {
+        None
+    } else {
+        Some(
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&bot_user_agents)
+                .map_err(|e| cx.err(0..0, "filters.bot_user_agents", e.to_string()))?,
+        )
+    };
     let filters = Filters {
-        bot_user_agents: fl
-            .bot_user_agents
-            .iter()
-            .map(|s| s.to_ascii_lowercase())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        bot_user_agents,
+        bot_matcher,
         max_events_per_lead_per_minute: fl.max_events_per_lead_per_minute,
         dedupe_window_ms: (fl.dedupe_window_hours.max(0.0) * 3_600_000.0) as i64,
         max_lateness_ms: (fl.max_lateness_hours.max(0.0) * 3_600_000.0) as i64,

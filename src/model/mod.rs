@@ -46,6 +46,8 @@ pub struct Stages {
 pub struct Filters {
     /// Lower-case substrings of bot user agents.
     pub bot_user_agents: Vec<String>,
+    /// The same substrings, compiled for one case-insensitive pass per event.
+    pub bot_matcher: Option<aho_corasick::AhoCorasick>,
     pub max_events_per_lead_per_minute: u32,
     pub dedupe_window_ms: i64,
     pub max_lateness_ms: i64,
@@ -109,16 +111,12 @@ impl Model {
         self.categories[self.rules[rule as usize].category].half_life_ms
     }
 
-    /// Whether a user agent is a known bot.
+    /// Whether a user agent is a known bot (case-insensitive substring).
     pub fn is_bot(&self, user_agent: &str) -> bool {
-        if self.filters.bot_user_agents.is_empty() {
-            return false;
-        }
-        let ua = user_agent.to_ascii_lowercase();
         self.filters
-            .bot_user_agents
-            .iter()
-            .any(|needle| ua.contains(needle.as_str()))
+            .bot_matcher
+            .as_ref()
+            .is_some_and(|m| m.is_match(user_agent))
     }
 }
 

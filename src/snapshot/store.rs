@@ -142,7 +142,10 @@ impl SnapshotStore {
 
     /// Encodes a consistent image of the state. Called on the task thread
     /// between events (the task is the only writer, so nothing changes
-    /// underneath); the cost is one pass over the state into one buffer.
+    /// underneath), so the task stalls for its duration: one pass over the
+    /// state, shared by up to 4 threads from 100k leads on, into buffers
+    /// reused from the previous capture (about 0.1 s per million leads on 2
+    /// cores; see `benches/snapshot.rs`).
     pub fn capture(
         partition: i32,
         state: &TaskState,
