@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Distinct leads.
     #[arg(long, default_value_t = 200_000)]
     leads: u64,
+    /// Rate for the latency phase (default: half the pipeline rate measured in (b)).
+    #[arg(long)]
+    latency_rate: Option<f64>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -96,7 +99,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     }
     if available < args.events {
-        eprintln!("warning: the mock cluster retained {available} of {} records; use more --partitions", args.events);
+        eprintln!(
+            "warning: the mock cluster retained {available} of {} records; use more --partitions",
+            args.events
+        );
     }
     let mut n = 0u64;
     let mut started: Option<Instant> = None;
@@ -145,9 +151,109 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let (m, secs) = watcher.join().expect("watcher");
     let rate = m as f64 / secs.max(1e-9);
     eprintln!("(b) full pipeline: {m} records in {secs:.2}s = {rate:.0} records/s, {} stage changes acknowledged", counters.changes_total());
+    let (p50, p99, matched) = latency_at(
+        &config,
+        &bootstrap,
+        &inbound,
+        &mut traffic,
+        (rate / 2.0).max(1000.0),
+    )?;
+    eprintln!("(c) at {:.0} events/s: event produced -> its stage change readable: p50 {p50:.1} ms, p99 {p99:.1} ms over {matched} changes", args.latency_rate.unwrap_or(rate / 2.0));
     println!(
-        "raw_records_per_sec={raw_rate:.0} pipeline_records_per_sec={rate:.0} ratio={:.2}",
+        "raw_records_per_sec={raw_rate:.0} pipeline_records_per_sec={rate:.0} ratio={:.2} p50_ms={p50:.1} p99_ms={p99:.1}",
         rate / raw_rate.max(1e-9)
     );
     Ok(())
+}
+
+/// Runs the pipeline again (resuming from its snapshots) while producing at
+/// `rate` for 10 s, and measures, for every stage change, the time from
+/// producing its trigger event to a consumer reading the change.
+fn latency_at(
+    config: &Config,
+    bootstrap: &str,
+    inbound: &[(leadscore::event::EventType, leadscore::config::TopicConfig)],
+    traffic: &mut Traffic,
+    rate: f64,
+) -> Result<(f64, f64, usize)> {
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let shutdown = Shutdown::new();
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "bench-latency")
+        .set("fetch.wait.max.ms", "5")
+        .create()?;
+    let changes = config.topics.stage_changes.name.clone();
+    let md = reader.fetch_metadata(Some(&changes), Duration::from_secs(10))?;
+    let mut tpl = TopicPartitionList::new();
+    for t in md.topics() {
+        for p in t.partitions() {
+            tpl.add_partition_offset(&changes, p.id(), Offset::End)?;
+        }
+    }
+    reader.assign(&tpl)?;
+    let (s2, sd) = (sent.clone(), shutdown.clone());
+    let read = std::thread::spawn(move || {
+        let mut lat = Vec::new();
+        while !sd.is_triggered() {
+            if let Some(Ok(m)) = reader.poll(Duration::from_millis(50)) {
+                let now = Instant::now();
+                let v: serde_json::Value =
+                    serde_json::from_slice(m.payload().unwrap_or_default()).unwrap_or_default();
+                if let Some(id) = v["trigger_event_id"].as_str() {
+                    if let Some(t) = s2.lock().expect("sent map").get(id) {
+                        lat.push((now - *t).as_secs_f64() * 1000.0);
+                    }
+                }
+            }
+        }
+        lat
+    });
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "1")
+        .create()?;
+    let records: Vec<_> = (0..(rate * 10.0) as usize)
+        .map(|_| traffic.next_record())
+        .collect();
+    let inbound = inbound.to_vec();
+    let (s3, sd3) = (sent.clone(), shutdown.clone());
+    let produce = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        let start = Instant::now();
+        for (i, r) in records.iter().enumerate() {
+            let due = start + Duration::from_secs_f64(i as f64 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if let Some(id) = &r.event_id {
+                s3.lock()
+                    .expect("sent map")
+                    .entry(id.clone())
+                    .or_insert_with(Instant::now);
+            }
+            send_record(&producer, &inbound, r);
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        sd3.trigger();
+    });
+    pipeline::run(
+        config,
+        Arc::new(Model::builtin()),
+        Health::new(),
+        Counters::default(),
+        shutdown.clone(),
+    )?;
+    let _ = produce.join();
+    let mut lat = read.join().expect("reader");
+    lat.sort_by(f64::total_cmp);
+    let q = |f: f64| {
+        lat.get(((lat.len() as f64 * f) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Ok((q(0.5), q(0.99), lat.len()))
 }
