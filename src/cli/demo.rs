@@ -28,7 +28,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 30)]
     duration: u64,
     /// Distinct leads in the synthetic traffic.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 50_000)]
     leads: u64,
     /// Events per second produced.
     #[arg(long, default_value_t = 20_000)]
@@ -37,7 +37,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 4)]
     partitions: i32,
     /// Simulated event-time days per wall-clock second (decay needs days to show).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 2.0)]
     days_per_second: f64,
     /// HTTP listen address.
     #[arg(long, default_value = "127.0.0.1:9464")]
