@@ -53,21 +53,6 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A UUID-shaped 36-character id for lead `n`.
-fn lead_id(n: u64) -> String {
-    let a = mix(n);
-    let b = mix(a);
-    let x = format!("{a:016x}{b:016x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[0..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
-    )
-}
-
 /// The state of a task with `leads` leads and `seen` dedupe entries.
 fn build_state(leads: usize, seen: usize) -> TaskState {
     let now: i64 = 1_767_225_600_000;
@@ -150,7 +135,7 @@ fn build_state(leads: usize, seen: usize) -> TaskState {
             85..=94 => Stage::Mql,
             _ => Stage::Sql,
         };
-        let id: Box<str> = lead_id(n).into();
+        let id: Box<str> = leadscore::demo::Traffic::lead_id(n).into();
         if stage != Stage::Lead {
             st.promoted.insert(id.clone());
         }

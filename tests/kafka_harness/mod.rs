@@ -116,21 +116,14 @@ impl TestKafka {
         panic!("topic {name} did not appear with {partitions} partitions");
     }
 
-    /// Produces one record (key, payload, timestamp) and waits for it to be delivered.
+    /// Produces one record (key, payload, timestamp), partitioned by key.
     pub fn produce(&self, topic: &str, key: &str, payload: &[u8], timestamp_ms: i64) {
-        let mut rec = BaseRecord::to(topic)
-            .key(key)
-            .payload(payload)
-            .timestamp(timestamp_ms);
-        loop {
-            match self.producer.send(rec) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    rec = back;
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
-        }
+        self.send(
+            BaseRecord::to(topic)
+                .key(key)
+                .payload(payload)
+                .timestamp(timestamp_ms),
+        );
     }
 
     /// Produces one record to an explicit partition.
@@ -142,14 +135,20 @@ impl TestKafka {
         payload: &[u8],
         timestamp_ms: i64,
     ) {
-        let mut rec = BaseRecord::to(topic)
-            .partition(partition)
-            .key(key)
-            .payload(payload)
-            .timestamp(timestamp_ms);
+        self.send(
+            BaseRecord::to(topic)
+                .partition(partition)
+                .key(key)
+                .payload(payload)
+                .timestamp(timestamp_ms),
+        );
+    }
+
+    /// Hands a record to the producer, waiting while its queue is full.
+    fn send(&self, mut rec: BaseRecord<'_, str, [u8]>) {
         loop {
             match self.producer.send(rec) {
-                Ok(()) => break,
+                Ok(()) => return,
                 Err((_, back)) => {
                     rec = back;
                     std::thread::sleep(Duration::from_millis(2));
