@@ -13,7 +13,7 @@ use super::counters::Counters;
 use super::shutdown::Shutdown;
 use crate::codec::{encode_change, format_rfc3339_ms, Format};
 use crate::emit;
-use crate::engine::StageChange;
+use crate::engine::{Stage, StageChange};
 use crate::telemetry::events::{EndToEndLatency, ProducerError, StageChanged};
 
 /// A record that was handed to the producer and is not yet acknowledged.
@@ -25,8 +25,8 @@ pub struct Pending {
 
 enum PendingKind {
     Change {
-        from: &'static str,
-        to: &'static str,
+        from: Stage,
+        to: Stage,
         reason: String,
         taken_at: Instant,
     },
@@ -120,8 +120,8 @@ impl Publisher {
             headers,
         };
         let kind = PendingKind::Change {
-            from: change.from.as_str(),
-            to: change.to.as_str(),
+            from: change.from,
+            to: change.to,
             reason: change.reason.to_string(),
             taken_at,
         };
@@ -218,11 +218,12 @@ impl Publisher {
                             taken_at,
                         } = &p.kind
                         {
-                            self.counters.add_change(
-                                crate::engine::Stage::parse(from).unwrap_or_default(),
-                                crate::engine::Stage::parse(to).unwrap_or_default(),
-                            );
-                            emit!(StageChanged { from, to, reason });
+                            self.counters.add_change(*from, *to);
+                            emit!(StageChanged {
+                                from: from.as_str(),
+                                to: to.as_str(),
+                                reason
+                            });
                             emit!(EndToEndLatency(taken_at.elapsed()));
                         }
                     }
