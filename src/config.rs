@@ -176,6 +176,14 @@ pub struct SnapshotConfig {
     pub keep: usize,
     #[serde(default)]
     pub on_model_change: OnModelChange,
+    /// `false` turns snapshots off (for benchmarks): a restart then starts
+    /// from the earliest offset.
+    #[serde(default = "d_true")]
+    pub enabled: bool,
+}
+
+fn d_true() -> bool {
+    true
 }
 
 fn d_snap_dir() -> PathBuf {
@@ -199,6 +207,7 @@ impl Default for SnapshotConfig {
             every_events: d_every(),
             keep: d_keep(),
             on_model_change: OnModelChange::default(),
+            enabled: true,
         }
     }
 }
@@ -231,6 +240,22 @@ pub struct LimitsConfig {
     /// without it (see README "Ordering").
     #[serde(default = "d_idle")]
     pub max_task_idle_ms: u64,
+    /// Unacknowledged outputs (stage changes, dead letters) per task after
+    /// which the task waits for acknowledgements before taking more records.
+    #[serde(default = "d_in_flight")]
+    pub max_in_flight: usize,
+    /// How long a stopping task (revocation, SIGTERM) waits for its outputs
+    /// to be acknowledged before it gives up (its input is then processed
+    /// again after the restart).
+    #[serde(default = "d_drain")]
+    pub drain_timeout_secs: u64,
+}
+
+fn d_in_flight() -> usize {
+    10_000
+}
+fn d_drain() -> u64 {
+    30
 }
 
 fn d_max_bytes() -> usize {
@@ -249,6 +274,8 @@ impl Default for LimitsConfig {
             max_record_bytes: d_max_bytes(),
             max_future_skew_secs: d_skew(),
             max_task_idle_ms: d_idle(),
+            max_in_flight: d_in_flight(),
+            drain_timeout_secs: d_drain(),
         }
     }
 }

@@ -57,11 +57,7 @@ pub fn serve(
         .map_err(ServiceError::Runtime)?;
     let router = http::router(health.clone(), metrics, model.clone());
     let sd = shutdown.clone();
-    let http_stop = async move {
-        while !sd.is_triggered() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let http_stop = async move { sd.wait().await };
     let (addr, http_task) = runtime
         .block_on(http::serve(config.http.listen, router, http_stop))
         .map_err(|source| ServiceError::Listen {

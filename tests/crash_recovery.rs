@@ -205,8 +205,16 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
         seen.len(),
         expected_ids.len()
     );
-    // Let the last events (which may derive no change) be processed too.
-    std::thread::sleep(Duration::from_secs(3));
+    // Every event (also those that derive no change) is processed once the
+    // group's committed offsets reach the end of every partition.
+    let ends: Vec<(String, i32, i64)> = next_offset
+        .iter()
+        .map(|(&(t, p), &end)| (topic_of(EventType::ALL[t]), p, end))
+        .collect();
+    if let Err(behind) = kafka.wait_for_commits(&group, &ends, Duration::from_secs(120)) {
+        print_logs(dir.path());
+        panic!("the instance did not process every event: {behind:?}");
+    }
     unsafe {
         libc_kill(child.id() as i32, 15);
     }
@@ -215,22 +223,7 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
 
     let seen_ids: BTreeSet<String> = seen.keys().cloned().collect();
     if seen_ids != expected_ids {
-        let mut logs: Vec<_> = std::fs::read_dir(dir.path())
-            .expect("dir")
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "log"))
-            .collect();
-        logs.sort();
-        for path in logs {
-            let log = std::fs::read_to_string(&path).unwrap_or_default();
-            let warnings: Vec<&str> = log
-                .lines()
-                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-                .take(8)
-                .collect();
-            eprintln!("{}: {warnings:#?}", path.display());
-        }
+        print_logs(dir.path());
     }
     let missing: Vec<_> = expected_ids.difference(&seen_ids).collect();
     let extra: Vec<_> = seen_ids.difference(&expected_ids).collect();
@@ -265,6 +258,26 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
             assert_eq!(*got, *e.value(), "partition {p}: lead {} differs", e.key());
         }
         assert_eq!(restored.watermark_ms, expected.watermark_ms);
+    }
+}
+
+/// Prints the WARN and ERROR lines of every instance's log (for a failure).
+fn print_logs(dir: &std::path::Path) {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    for path in logs {
+        let log = std::fs::read_to_string(&path).unwrap_or_default();
+        let warnings: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .take(12)
+            .collect();
+        eprintln!("{}: {warnings:#?}", path.display());
     }
 }
 

@@ -1,8 +1,9 @@
-//! The consumer's librdkafka callbacks: rebalances start and stop partition
-//! tasks; statistics report lag and broker reachability; errors mark the
-//! broker unreachable.
+//! The consumer's librdkafka callbacks. They do no work of their own:
+//! rebalances are forwarded to the coordinator (a revocation waits for its
+//! answer, so offsets are committed before the partitions go); statistics
+//! report lag and broker reachability; errors mark the broker unreachable.
 
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::mpsc::{sync_channel, Sender};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -11,7 +12,7 @@ use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 
-use super::tasks::TaskManager;
+use super::coordinator::Command;
 use crate::emit;
 use crate::telemetry::events::ConsumerLag;
 use crate::telemetry::health::Health;
@@ -19,13 +20,27 @@ use crate::telemetry::health::Health;
 /// The consumer type of the pipeline.
 pub type PipelineConsumer = BaseConsumer<PipelineContext>;
 
-/// Callbacks run on the thread that polls the consumer.
+/// Callbacks, run on the thread that polls the consumer.
 pub struct PipelineContext {
-    /// Set right after the consumer is created; rebalances need the `Arc` to
-    /// split partition queues.
-    pub consumer: OnceLock<Weak<PipelineConsumer>>,
-    pub tasks: Mutex<TaskManager>,
+    /// The coordinator's mailbox.
+    pub coordinator: Sender<Command>,
+    /// Number of inbound topics: each assigned partition must come once per topic.
+    pub inputs: usize,
     pub health: Health,
+}
+
+impl PipelineContext {
+    fn tell(&self, cmd: Command) -> bool {
+        self.coordinator.send(cmd).is_ok()
+    }
+
+    /// Asks the coordinator to stop every task and waits for it.
+    fn revoke(&self) {
+        let (reply, done) = sync_channel(1);
+        if self.tell(Command::Revoke { reply }) {
+            let _ = done.recv();
+        }
+    }
 }
 
 impl ClientContext for PipelineContext {
@@ -58,7 +73,7 @@ impl ClientContext for PipelineContext {
         ) {
             return;
         }
-        tracing::warn!(error = %error, reason, "kafka client error");
+        tracing::warn!(error = %error, reason, "kafka consumer error");
     }
 }
 
@@ -69,41 +84,32 @@ impl ConsumerContext for PipelineContext {
         err: RDKafkaRespErr,
         tpl: &mut TopicPartitionList,
     ) {
-        let Some(consumer) = self.consumer.get().and_then(Weak::upgrade) else {
-            // The consumer is closing (its last handle is being dropped):
-            // tasks are already stopped; librdkafka waits for us to let go.
-            let _ = base.unassign();
-            return;
-        };
-        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                // Queues are split before the assignment starts fetching:
-                // a split queue is flagged so librdkafka never forwards it to
-                // the consumer queue, so no record can slip past its task.
-                tasks.prepare_assignment(tpl);
-                tasks.start_assigned(&consumer, tpl);
-                if let Err(e) = base.assign(tpl) {
-                    tracing::error!(error = %e, "assign failed");
-                    tasks.stop_all("assign failed");
+                let mut partitions: Vec<i32> =
+                    tpl.elements().iter().map(|e| e.partition()).collect();
+                partitions.sort_unstable();
+                let listed = partitions.len();
+                partitions.dedup();
+                if listed != partitions.len() * self.inputs {
+                    tracing::error!(assigned = ?partitions, "some partitions are not assigned for every inbound topic; are the topics co-partitioned and the assignor 'range'?");
+                }
+                // The coordinator assigns once the tasks are restored.
+                if !self.tell(Command::Assign(partitions)) {
+                    let _ = base.unassign();
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                tasks.stop_all("revoked");
+                self.revoke();
                 if let Err(e) = base.unassign() {
                     tracing::error!(error = %e, "unassign failed");
                 }
             }
             other => {
-                tracing::error!(error = ?other, "rebalance error");
-                tasks.stop_all("rebalance error");
+                tracing::error!(error = ?other, "rebalance error; stopping tasks");
+                self.revoke();
                 let _ = base.unassign();
             }
         }
     }
-}
-
-/// Upgrades helper for code holding only the context.
-pub fn consumer_of(ctx: &PipelineContext) -> Option<Arc<PipelineConsumer>> {
-    ctx.consumer.get().and_then(Weak::upgrade)
 }

@@ -1,64 +1,43 @@
-//! Publishes stage changes (with CloudEvents headers) and dead letters, and
-//! waits for the broker's acknowledgements. A failed delivery is sent again,
-//! never dropped: the caller does not store offsets until `settle` returns.
+//! The outbound records of the pipeline: stage changes (with CloudEvents
+//! binary-mode headers) and dead letters, and handing them to the producer
+//! with a delivery report addressed to the task that sent them. Nothing
+//! here waits for the broker.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::Message;
 
-use super::counters::Counters;
-use super::shutdown::Shutdown;
+use super::delivery::{AckInbox, Delivery, DeliveryContext, OwnedRecord};
 use crate::codec::{encode_change, format_rfc3339_ms, Format};
-use crate::emit;
-use crate::engine::{Stage, StageChange};
-use crate::telemetry::events::{EndToEndLatency, ProducerError, StageChanged};
+use crate::engine::StageChange;
 
-/// A record that was handed to the producer and is not yet acknowledged.
-pub struct Pending {
-    future: DeliveryFuture,
-    record: OwnedRecord,
-    kind: PendingKind,
-}
+/// The producer every task shares.
+pub type OutputProducer = ThreadedProducer<DeliveryContext>;
 
-enum PendingKind {
-    Change {
-        from: Stage,
-        to: Stage,
-        reason: String,
-        taken_at: Instant,
-    },
-    DeadLetter,
-}
+/// Header names the pipeline sets on dead letters; incoming headers with
+/// this prefix are dropped so a producer cannot forge a reason.
+pub const DEAD_LETTER_HEADER_PREFIX: &str = "leadscore.";
 
-/// What it takes to send a record again.
-struct OwnedRecord {
-    topic: String,
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
-    headers: OwnedHeaders,
-}
-
-/// The outbound side of the pipeline.
+/// Builds and sends the outbound records.
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: OutputProducer,
     changes_topic: String,
     format: Format,
     dlq_topic: String,
     source: String,
-    counters: Counters,
 }
 
 impl Publisher {
     pub fn new(
-        producer: FutureProducer,
+        producer: OutputProducer,
         changes_topic: String,
         format: Format,
         dlq_topic: String,
         source: String,
-        counters: Counters,
     ) -> Publisher {
         Publisher {
             producer,
@@ -66,197 +45,102 @@ impl Publisher {
             format,
             dlq_topic,
             source,
-            counters,
         }
     }
 
-    /// Sends one stage change keyed by lead_id. `taken_at` is when its
-    /// triggering record left the partition queue (for the latency histogram).
-    pub fn send_change(
-        &self,
-        change: &StageChange,
-        emitted_at_ms: i64,
-        taken_at: Instant,
-    ) -> Pending {
-        let payload = encode_change(change, emitted_at_ms, self.format);
-        let content_type = match self.format {
-            Format::Json => "application/json",
-            Format::Protobuf => "application/x-protobuf",
-        };
+    /// One stage change keyed by lead_id, stamped `emitted_at_ms`.
+    pub fn change_record(&self, change: &StageChange, emitted_at_ms: i64) -> OwnedRecord {
         let time = format_rfc3339_ms(emitted_at_ms);
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "ce_specversion",
-                value: Some("1.0"),
+        let headers = [
+            ("ce_specversion", "1.0"),
+            ("ce_id", change.change_id.as_str()),
+            ("ce_type", "com.leadscore.stage_change.v1"),
+            ("ce_source", self.source.as_str()),
+            ("ce_subject", change.lead_id.as_str()),
+            ("ce_time", time.as_str()),
+            ("content-type", self.format.content_type()),
+        ]
+        .into_iter()
+        .fold(OwnedHeaders::new(), |h, (key, value)| {
+            h.insert(Header {
+                key,
+                value: Some(value),
             })
-            .insert(Header {
-                key: "ce_id",
-                value: Some(change.change_id.as_str()),
-            })
-            .insert(Header {
-                key: "ce_type",
-                value: Some("com.leadscore.stage_change.v1"),
-            })
-            .insert(Header {
-                key: "ce_source",
-                value: Some(self.source.as_str()),
-            })
-            .insert(Header {
-                key: "ce_subject",
-                value: Some(change.lead_id.as_str()),
-            })
-            .insert(Header {
-                key: "ce_time",
-                value: Some(time.as_str()),
-            })
-            .insert(Header {
-                key: "content-type",
-                value: Some(content_type),
-            });
-        let record = OwnedRecord {
+        });
+        OwnedRecord {
             topic: self.changes_topic.clone(),
             key: Some(change.lead_id.as_bytes().to_vec()),
-            payload,
+            payload: Some(encode_change(change, emitted_at_ms, self.format)),
             headers,
-        };
-        let kind = PendingKind::Change {
-            from: change.from,
-            to: change.to,
-            reason: change.reason.to_string(),
-            taken_at,
-        };
-        self.send(record, kind)
+        }
     }
 
-    /// Sends a refused record to the dead-letter topic unchanged (key,
-    /// payload and headers), with the reason and its source in headers.
-    pub fn send_dead_letter(&self, msg: &BorrowedMessage<'_>, reason: &str) -> Pending {
+    /// A refused record for the dead-letter topic: key, value (null stays
+    /// null) and headers unchanged, except that incoming `leadscore.*`
+    /// headers are replaced by ours: the reason and where it came from.
+    pub fn dead_letter_record(&self, msg: &BorrowedMessage<'_>, reason: &str) -> OwnedRecord {
         let mut headers = OwnedHeaders::new();
         if let Some(h) = msg.headers() {
-            for i in 0..h.count() {
-                let hdr = h.get(i);
-                headers = headers.insert(Header {
-                    key: hdr.key,
-                    value: hdr.value,
-                });
+            for hdr in h.iter() {
+                if !hdr.key.starts_with(DEAD_LETTER_HEADER_PREFIX) {
+                    headers = headers.insert(Header {
+                        key: hdr.key,
+                        value: hdr.value,
+                    });
+                }
             }
         }
         let partition = msg.partition().to_string();
         let offset = msg.offset().to_string();
-        headers = headers
-            .insert(Header {
-                key: "leadscore.error",
-                value: Some(reason),
-            })
-            .insert(Header {
-                key: "leadscore.source.topic",
-                value: Some(msg.topic()),
-            })
-            .insert(Header {
-                key: "leadscore.source.partition",
-                value: Some(partition.as_str()),
-            })
-            .insert(Header {
-                key: "leadscore.source.offset",
-                value: Some(offset.as_str()),
+        for (key, value) in [
+            ("leadscore.error", reason),
+            ("leadscore.source.topic", msg.topic()),
+            ("leadscore.source.partition", partition.as_str()),
+            ("leadscore.source.offset", offset.as_str()),
+        ] {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
             });
-        let record = OwnedRecord {
+        }
+        OwnedRecord {
             topic: self.dlq_topic.clone(),
             key: msg.key().map(<[u8]>::to_vec),
-            payload: msg.payload().unwrap_or_default().to_vec(),
+            payload: msg.payload().map(<[u8]>::to_vec),
             headers,
-        };
-        self.send(record, PendingKind::DeadLetter)
-    }
-
-    fn send(&self, record: OwnedRecord, kind: PendingKind) -> Pending {
-        loop {
-            let mut fr = FutureRecord::to(&record.topic)
-                .payload(&record.payload)
-                .headers(record.headers.clone());
-            if let Some(k) = &record.key {
-                fr = fr.key(k);
-            }
-            match self.producer.send_result(fr) {
-                Ok(future) => {
-                    return Pending {
-                        future,
-                        record,
-                        kind,
-                    }
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    // The local queue drains as the broker acks; wait a moment.
-                    self.producer.poll(Duration::from_millis(1));
-                }
-                Err((e, _)) => {
-                    self.counters.add_producer_error();
-                    emit!(ProducerError {
-                        kind: "enqueue",
-                        error: &e.to_string()
-                    });
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
         }
     }
 
-    /// Waits until every pending record is acknowledged, re-sending failed
-    /// ones. Returns false only if shutdown was forced while a record could
-    /// still not be delivered (then the caller must not store offsets).
-    pub fn settle(&self, pending: &mut Vec<Pending>, shutdown: &Shutdown) -> bool {
-        let mut attempt = 0u32;
-        while !pending.is_empty() {
-            let batch = std::mem::take(pending);
-            for p in batch {
-                match futures::executor::block_on(p.future) {
-                    Ok(Ok(_)) => {
-                        if let PendingKind::Change {
-                            from,
-                            to,
-                            reason,
-                            taken_at,
-                        } = &p.kind
-                        {
-                            self.counters.add_change(*from, *to);
-                            emit!(StageChanged {
-                                from: from.as_str(),
-                                to: to.as_str(),
-                                reason
-                            });
-                            emit!(EndToEndLatency(taken_at.elapsed()));
-                        }
-                    }
-                    Ok(Err((e, _))) => {
-                        self.counters.add_producer_error();
-                        emit!(ProducerError {
-                            kind: "delivery",
-                            error: &e.to_string()
-                        });
-                        pending.push(self.send(p.record, p.kind));
-                    }
-                    Err(_canceled) => {
-                        self.counters.add_producer_error();
-                        emit!(ProducerError {
-                            kind: "canceled",
-                            error: "delivery future canceled"
-                        });
-                        pending.push(self.send(p.record, p.kind));
-                    }
-                }
-            }
-            if !pending.is_empty() {
-                attempt += 1;
-                if shutdown.is_triggered() && attempt > 20 {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_millis((50 * attempt as u64).min(1000)));
-            }
+    /// Hands `record` to the producer; its delivery report goes to `inbox`
+    /// as output `seq`. An error here means it was not enqueued at all
+    /// (e.g. the local queue is full) and must be sent again later.
+    pub fn send(
+        &self,
+        record: &OwnedRecord,
+        inbox: &Arc<AckInbox>,
+        seq: u64,
+    ) -> Result<(), RDKafkaErrorCode> {
+        let mut r: BaseRecord<'_, [u8], [u8], Box<Delivery>> = BaseRecord::with_opaque_to(
+            &record.topic,
+            Box::new(Delivery {
+                inbox: inbox.clone(),
+                seq,
+            }),
+        )
+        .headers(record.headers.clone());
+        if let Some(k) = &record.key {
+            r = r.key(k.as_slice());
         }
-        true
+        if let Some(p) = &record.payload {
+            r = r.payload(p.as_slice());
+        }
+        self.producer.send(r).map_err(|(e, _)| match e {
+            KafkaError::MessageProduction(code) => code,
+            other => other.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail),
+        })
     }
 
-    /// Flushes everything queued in the producer (shutdown).
+    /// Waits up to `timeout` for everything queued to be delivered (shutdown).
     pub fn flush(&self, timeout: Duration) {
         if let Err(e) = self.producer.flush(timeout) {
             tracing::warn!(error = %e, "producer flush did not finish");

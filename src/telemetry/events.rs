@@ -22,6 +22,9 @@ pub const METRIC_NAMES: &[&str] = &[
     "leadscore_snapshot_age_seconds",
     "leadscore_snapshot_restore_duration_seconds",
     "leadscore_snapshot_fallbacks_total",
+    "leadscore_snapshot_failures_total",
+    "leadscore_enforced_merges_total",
+    "leadscore_outputs_rerouted_total",
 ];
 
 /// Exports every error counter at zero, so `increase()` in alert rules sees
@@ -34,6 +37,11 @@ pub fn register_zeroes() {
         counter!("leadscore_snapshot_fallbacks_total", "kind" => kind).increment(0);
     }
     gauge!("leadscore_tasks_assigned").set(0.0);
+    counter!("leadscore_snapshot_failures_total").increment(0);
+    counter!("leadscore_enforced_merges_total").increment(0);
+    for action in ["truncated", "dead_lettered", "dropped"] {
+        counter!("leadscore_outputs_rerouted_total", "action" => action).increment(0);
+    }
 }
 
 /// Something that can be logged and counted.
@@ -200,9 +208,10 @@ impl InternalEvent for SnapshotAge {
     }
 }
 
-/// A task restored its state.
+/// A task restored its state (`source`: memory, snapshot or empty).
 pub struct SnapshotRestored {
     pub partition: i32,
+    pub source: &'static str,
     pub leads: usize,
     pub duration: Duration,
 }
@@ -211,6 +220,7 @@ impl InternalEvent for SnapshotRestored {
     fn emit(self) {
         tracing::info!(
             partition = self.partition,
+            source = self.source,
             leads = self.leads,
             ms = self.duration.as_millis() as u64,
             "task state restored"
@@ -236,5 +246,91 @@ impl InternalEvent for SnapshotFallback<'_> {
             "snapshot not usable; falling back"
         );
         counter!("leadscore_snapshot_fallbacks_total", "kind" => self.kind).increment(1);
+    }
+}
+
+/// A snapshot could not be written; the previous one stays in place.
+pub struct SnapshotFailed<'a> {
+    pub partition: i32,
+    pub error: &'a str,
+}
+
+impl InternalEvent for SnapshotFailed<'_> {
+    fn emit(self) {
+        tracing::error!(
+            partition = self.partition,
+            error = self.error,
+            "snapshot write failed; the previous snapshot stays in place"
+        );
+        counter!("leadscore_snapshot_failures_total").increment(1);
+    }
+}
+
+/// A task stopped waiting for a partition that is behind (records exist
+/// that have not arrived within `max_task_idle_ms`) and merged without it:
+/// from here until it catches up, the order may differ from a replay.
+pub struct EnforcedMerge<'a> {
+    pub partition: i32,
+    pub behind: &'a [&'a str],
+}
+
+impl InternalEvent for EnforcedMerge<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            partition = self.partition,
+            behind = ?self.behind,
+            "merging without partitions that are behind after max_task_idle_ms; order may differ from a replay until they catch up"
+        );
+        counter!("leadscore_enforced_merges_total").increment(1);
+    }
+}
+
+/// An error the consumer reported on one of a task's partitions.
+pub struct TaskConsumerError<'a> {
+    pub partition: i32,
+    pub topic: &'a str,
+    pub error: &'a str,
+}
+
+impl InternalEvent for TaskConsumerError<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            partition = self.partition,
+            topic = self.topic,
+            error = self.error,
+            "consumer error on a task partition"
+        );
+    }
+}
+
+/// An output the broker will never accept as it is (too large, invalid):
+/// a dead letter `truncated` to fit, a stage change `dead_lettered`
+/// instead, or `dropped` when even that failed.
+pub struct OutputRerouted<'a> {
+    pub action: &'static str,
+    pub topic: &'a str,
+    pub bytes: usize,
+    pub error: &'a str,
+}
+
+impl InternalEvent for OutputRerouted<'_> {
+    fn emit(self) {
+        if self.action == "dropped" {
+            tracing::error!(
+                topic = self.topic,
+                bytes = self.bytes,
+                error = self.error,
+                "output refused even after truncation; dropped so the partition keeps flowing"
+            );
+        } else {
+            tracing::warn!(
+                action = self.action,
+                topic = self.topic,
+                bytes = self.bytes,
+                error = self.error,
+                "output refused by the broker as it is; sent to the dead-letter topic (truncated to fit)"
+            );
+        }
+        counter!("leadscore_outputs_rerouted_total", "action" => self.action).increment(1);
     }
 }

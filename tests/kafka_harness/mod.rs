@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod service;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -29,6 +31,25 @@ pub struct TestKafka {
 
 impl TestKafka {
     pub fn start() -> TestKafka {
+        match std::env::var("LEADSCORE_TEST_BROKERS") {
+            Ok(b) if !b.is_empty() => TestKafka::with(None, b),
+            _ => TestKafka::mock_cluster(1),
+        }
+    }
+
+    /// librdkafka's mock cluster with `brokers` brokers (ids 1..=brokers),
+    /// whatever `LEADSCORE_TEST_BROKERS` says: for tests that need its
+    /// fault controls (see `mock()`).
+    pub fn mock_cluster(brokers: i32) -> TestKafka {
+        let m = MockCluster::new(brokers).expect("start librdkafka mock cluster");
+        let b = m.bootstrap_servers();
+        TestKafka::with(Some(m), b)
+    }
+
+    fn with(
+        mock: Option<MockCluster<'static, DefaultProducerContext>>,
+        bootstrap: String,
+    ) -> TestKafka {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!(
             "t{}-{}-{}",
@@ -36,14 +57,6 @@ impl TestKafka {
             n,
             Instant::now().elapsed().as_nanos() % 1000
         );
-        let (mock, bootstrap) = match std::env::var("LEADSCORE_TEST_BROKERS") {
-            Ok(b) if !b.is_empty() => (None, b),
-            _ => {
-                let m = MockCluster::new(1).expect("start librdkafka mock cluster");
-                let b = m.bootstrap_servers();
-                (Some(m), b)
-            }
-        };
         let producer = ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
             .set("linger.ms", "1")
@@ -60,6 +73,13 @@ impl TestKafka {
 
     pub fn is_mock(&self) -> bool {
         self.mock.is_some()
+    }
+
+    /// The mock cluster's controls (fault injection).
+    pub fn mock(&self) -> &MockCluster<'static, DefaultProducerContext> {
+        self.mock
+            .as_ref()
+            .expect("this test needs librdkafka's mock cluster (TestKafka::mock_cluster)")
     }
 
     /// The unique name of a test topic.
@@ -230,6 +250,76 @@ impl TestKafka {
                 })
                 .collect(),
             Err(_) => vec![None; partitions as usize],
+        }
+    }
+}
+
+/// A partition whose committed offset has not reached its end:
+/// `(topic, partition, end, committed)`.
+pub type Behind = (String, i32, i64, Option<i64>);
+
+impl TestKafka {
+    /// The end offset of each non-empty `(topic, partition)` for `partitions`
+    /// partitions of each topic.
+    pub fn end_offsets(&self, topics: &[String], partitions: i32) -> Vec<(String, i32, i64)> {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .expect("watermark reader");
+        let mut out = Vec::new();
+        for t in topics {
+            for p in 0..partitions {
+                let (_, hi) = c
+                    .fetch_watermarks(t, p, Duration::from_secs(10))
+                    .expect("watermarks");
+                if hi > 0 {
+                    out.push((t.clone(), p, hi));
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until `group` has committed `end` for every `(topic, partition,
+    /// end)`; on timeout returns the ones behind with what was committed.
+    pub fn wait_for_commits(
+        &self,
+        group: &str,
+        ends: &[(String, i32, i64)],
+        timeout: Duration,
+    ) -> Result<(), Vec<Behind>> {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", group)
+            .create()
+            .expect("offsets reader");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut tpl = TopicPartitionList::new();
+            for (t, p, _) in ends {
+                tpl.add_partition(t, *p);
+            }
+            let committed = c.committed_offsets(tpl, Duration::from_secs(5)).ok();
+            let behind: Vec<_> = ends
+                .iter()
+                .filter_map(|(t, p, end)| {
+                    let got = committed
+                        .as_ref()
+                        .and_then(|c| c.find_partition(t, *p))
+                        .and_then(|e| match e.offset() {
+                            Offset::Offset(o) => Some(o),
+                            _ => None,
+                        });
+                    (got != Some(*end)).then(|| (t.clone(), *p, *end, got))
+                })
+                .collect();
+            if behind.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(behind);
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 }

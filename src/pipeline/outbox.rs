@@ -1,0 +1,390 @@
+//! A task's outbound side: every output gets a sequence number in the
+//! in-flight window, delivery reports come back through the task's inbox,
+//! failures are sent again with backoff, and what the acknowledgements
+//! cover is handed back as input offsets that are safe to commit.
+//!
+//! Delivery errors are of two kinds:
+//! - **retriable** (broker unreachable, leader moving, timeouts, full local
+//!   queue, authorization): the output is sent again, with backoff, for as
+//!   long as it takes. It holds the frontier, so nothing after it is
+//!   committed or snapshotted; nothing is skipped.
+//! - **permanent** (the record itself can never be accepted: over the
+//!   broker's or producer's size limit, or refused as invalid): sending it
+//!   again would block the partition forever. A dead letter is re-sent
+//!   truncated to fit, with headers saying so; a stage change is sent to
+//!   the dead-letter topic (truncated if need be) with the reason. Each
+//!   case is counted (`leadscore_outputs_rerouted_total`) and logged.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{Header, OwnedHeaders};
+
+use super::counters::Counters;
+use super::delivery::{Ack, AckInbox, OwnedRecord};
+use super::inflight::InFlight;
+use super::publisher::Publisher;
+use crate::emit;
+use crate::engine::Stage;
+use crate::telemetry::events::{EndToEndLatency, OutputRerouted, ProducerError, StageChanged};
+
+/// What an output is, for the metrics counted when it is acknowledged.
+#[derive(Debug, Clone, Copy)]
+pub enum OutputKind {
+    Change {
+        from: Stage,
+        to: Stage,
+        reason: &'static str,
+    },
+    DeadLetter,
+}
+
+/// One output in the window.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputMeta {
+    pub kind: OutputKind,
+    /// Kafka timestamp of the inbound record it was derived from (the start
+    /// of the end-to-end latency), `None` for sweep changes.
+    pub source_ts_ms: Option<i64>,
+}
+
+/// An output to send again once `not_before` has passed.
+struct Retry {
+    seq: u64,
+    record: OwnedRecord,
+    attempt: u32,
+    /// Permanent failures so far (each one shrinks the record further).
+    refused: u32,
+    not_before: Instant,
+}
+
+/// Permanent failures of one output after which it is given up (only a
+/// record that cannot be made to fit even truncated gets there).
+const MAX_REFUSALS: u32 = 3;
+
+/// Whether a delivery error is about the record itself (it will never be
+/// accepted as it is) rather than about the broker or the network.
+pub fn is_permanent(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::MessageBatchTooLarge
+            | RDKafkaErrorCode::InvalidMessageSize
+            | RDKafkaErrorCode::InvalidRecord
+    )
+}
+
+/// Backoff before attempt `n` (1-based): 10 ms doubling to 2 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((10u64 << attempt.min(8).saturating_sub(1)).min(2_000))
+}
+
+/// The outputs of one task that are not yet acknowledged.
+pub struct Outbox {
+    inflight: InFlight<OutputMeta>,
+    inbox: Arc<AckInbox>,
+    retries: Vec<Retry>,
+    acks: Vec<Ack>,
+    /// Largest record the producer accepts (`message.max.bytes`).
+    max_record_bytes: usize,
+    dead_letter_topic: String,
+}
+
+impl Outbox {
+    pub fn new(
+        inputs: usize,
+        capacity: usize,
+        inbox: Arc<AckInbox>,
+        max_record_bytes: usize,
+        dead_letter_topic: String,
+    ) -> Outbox {
+        Outbox {
+            inflight: InFlight::new(inputs, capacity),
+            inbox,
+            retries: Vec::new(),
+            acks: Vec::new(),
+            max_record_bytes,
+            dead_letter_topic,
+        }
+    }
+
+    /// Gives `record` a sequence number and hands it to the producer (or
+    /// queues it for a retry if the producer cannot take it right now).
+    pub fn send(&mut self, publisher: &Publisher, record: OwnedRecord, meta: OutputMeta) {
+        let seq = self.inflight.issue(meta);
+        self.attempt(publisher, seq, record, 0, 0);
+    }
+
+    fn attempt(
+        &mut self,
+        publisher: &Publisher,
+        seq: u64,
+        record: OwnedRecord,
+        attempt: u32,
+        refused: u32,
+    ) {
+        if let Err(code) = publisher.send(&record, &self.inbox, seq) {
+            self.failed(seq, code, record, attempt, refused, "enqueue");
+        }
+    }
+
+    /// Deals with one failure of output `seq` (attempt `attempt`).
+    fn failed(
+        &mut self,
+        seq: u64,
+        code: RDKafkaErrorCode,
+        record: OwnedRecord,
+        attempt: u32,
+        refused: u32,
+        stage: &'static str,
+    ) {
+        let mut refused = refused;
+        let record = if is_permanent(code) {
+            refused += 1;
+            if refused > MAX_REFUSALS {
+                emit!(OutputRerouted {
+                    action: "dropped",
+                    topic: &record.topic,
+                    bytes: record.size(),
+                    error: &code.to_string()
+                });
+                // Acknowledge it as handled so the partition moves on.
+                self.inflight.acknowledge(seq);
+                return;
+            }
+            self.reroute(record, code)
+        } else {
+            if code != RDKafkaErrorCode::QueueFull {
+                emit!(ProducerError {
+                    kind: stage,
+                    error: &code.to_string()
+                });
+            }
+            record
+        };
+        self.retries.push(Retry {
+            seq,
+            record,
+            attempt: attempt + 1,
+            refused,
+            not_before: Instant::now() + backoff(attempt + 1),
+        });
+    }
+
+    /// The replacement for a record that can never be accepted as it is.
+    fn reroute(&self, mut record: OwnedRecord, code: RDKafkaErrorCode) -> OwnedRecord {
+        let size = record.size();
+        let what = if record.topic == self.dead_letter_topic {
+            "dead letter"
+        } else {
+            "output"
+        };
+        emit!(OutputRerouted {
+            action: if what == "dead letter" {
+                "truncated"
+            } else {
+                "dead_lettered"
+            },
+            topic: &record.topic,
+            bytes: size,
+            error: &code.to_string()
+        });
+        let reason = format!("{what} of {size} bytes to {} refused: {code}", record.topic);
+        if record.topic != self.dead_letter_topic {
+            let from = std::mem::replace(&mut record.topic, self.dead_letter_topic.clone());
+            record.headers = record
+                .headers
+                .insert(Header {
+                    key: "leadscore.error",
+                    value: Some(reason.as_str()),
+                })
+                .insert(Header {
+                    key: "leadscore.intended.topic",
+                    value: Some(from.as_str()),
+                });
+        }
+        truncate_to_fit(&mut record, self.max_record_bytes, size);
+        record
+    }
+
+    /// Takes delivery reports, re-sends due retries, and counts what was
+    /// acknowledged. Returns the next time a retry falls due, if any.
+    pub fn poll(&mut self, publisher: &Publisher, counters: &Counters) -> Option<Instant> {
+        self.inbox.take(&mut self.acks);
+        let acks = std::mem::take(&mut self.acks);
+        let now_ms = crate::pipeline::wall_clock_ms();
+        for ack in acks.into_iter() {
+            match ack {
+                Ack::Delivered { seq } => {
+                    if let Some(meta) = self.inflight.acknowledge(seq) {
+                        acknowledged(&meta, counters, now_ms);
+                    }
+                }
+                Ack::Failed { seq, error, record } => {
+                    counters.add_producer_error();
+                    self.failed(seq, error, record, 0, 0, "delivery");
+                }
+            }
+        }
+        if self.retries.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        let (due, later): (Vec<Retry>, Vec<Retry>) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|r| r.not_before <= now);
+        self.retries = later;
+        let mut due = due;
+        due.sort_by_key(|r| r.seq);
+        for r in due {
+            self.attempt(publisher, r.seq, r.record, r.attempt, r.refused);
+        }
+        self.retries.iter().map(|r| r.not_before).min()
+    }
+
+    /// The window (for positions, back-pressure and covered offsets).
+    pub fn window(&mut self) -> &mut InFlight<OutputMeta> {
+        &mut self.inflight
+    }
+
+    /// The window, read-only.
+    pub fn window_ref(&self) -> &InFlight<OutputMeta> {
+        &self.inflight
+    }
+}
+
+/// Counts an acknowledged output.
+fn acknowledged(meta: &OutputMeta, counters: &Counters, now_ms: i64) {
+    if let OutputKind::Change { from, to, reason } = meta.kind {
+        counters.add_change(from, to);
+        emit!(StageChanged {
+            from: from.as_str(),
+            to: to.as_str(),
+            reason
+        });
+        if let Some(ts) = meta.source_ts_ms {
+            emit!(EndToEndLatency(Duration::from_millis(
+                now_ms.saturating_sub(ts).max(0) as u64
+            )));
+        }
+    }
+}
+
+/// Bytes kept free below the limit for the record's framing and headers.
+const FRAMING_BYTES: usize = 512;
+
+/// Cuts `record`'s value so that the whole record fits in `max_bytes`, and
+/// says so in headers (`leadscore.truncated`, `leadscore.original.bytes`).
+/// A key that alone is too large is cut too.
+fn truncate_to_fit(record: &mut OwnedRecord, max_bytes: usize, original: usize) {
+    let budget = max_bytes.saturating_sub(FRAMING_BYTES);
+    if header_bytes(&record.headers) > budget / 4 {
+        // Only our own headers are kept when the record's own would not fit.
+        record.headers = keep_headers(&record.headers, |k| {
+            k.starts_with(super::publisher::DEAD_LETTER_HEADER_PREFIX)
+        });
+    }
+    let headers_len: usize = header_bytes(&record.headers) + 64;
+    if let Some(k) = record.key.as_mut() {
+        k.truncate(budget / 4);
+    }
+    let key_len = record.key.as_ref().map_or(0, Vec::len);
+    let room = budget.saturating_sub(headers_len + key_len);
+    if let Some(p) = record.payload.as_mut() {
+        p.truncate(room);
+    }
+    let original = original.to_string();
+    record.headers = std::mem::replace(&mut record.headers, OwnedHeaders::new())
+        .insert(Header {
+            key: "leadscore.truncated",
+            value: Some("true"),
+        })
+        .insert(Header {
+            key: "leadscore.original.bytes",
+            value: Some(original.as_str()),
+        });
+}
+
+/// The headers of `h` whose key passes `keep`, in order.
+fn keep_headers(h: &OwnedHeaders, keep: impl Fn(&str) -> bool) -> OwnedHeaders {
+    use rdkafka::message::Headers;
+    h.iter()
+        .filter(|x| keep(x.key))
+        .fold(OwnedHeaders::new(), |out, x| {
+            out.insert(Header {
+                key: x.key,
+                value: x.value,
+            })
+        })
+}
+
+fn header_bytes(h: &OwnedHeaders) -> usize {
+    use rdkafka::message::Headers;
+    (0..h.count())
+        .map(|i| {
+            let x = h.get(i);
+            x.key.len() + x.value.map_or(0, <[u8]>::len) + 8
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::Headers;
+
+    fn record(topic: &str, key: usize, payload: usize) -> OwnedRecord {
+        OwnedRecord {
+            topic: topic.into(),
+            key: Some(vec![b'k'; key]),
+            payload: Some(vec![b'p'; payload]),
+            headers: OwnedHeaders::new().insert(Header {
+                key: "leadscore.error",
+                value: Some("bad"),
+            }),
+        }
+    }
+
+    #[test]
+    fn size_errors_are_permanent_and_broker_errors_are_not() {
+        assert!(is_permanent(RDKafkaErrorCode::MessageSizeTooLarge));
+        assert!(is_permanent(RDKafkaErrorCode::InvalidRecord));
+        assert!(!is_permanent(RDKafkaErrorCode::MessageTimedOut));
+        assert!(!is_permanent(RDKafkaErrorCode::QueueFull));
+        assert!(!is_permanent(RDKafkaErrorCode::TopicAuthorizationFailed));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(10));
+        assert_eq!(backoff(2), Duration::from_millis(20));
+        assert!(backoff(30) <= Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_truncated_record_fits_and_says_what_it_was() {
+        let mut r = record("dlq", 10, 2_000_000);
+        let original = r.size();
+        truncate_to_fit(&mut r, 1_000_000, original);
+        assert!(r.size() <= 1_000_000, "{}", r.size());
+        assert!(
+            r.payload.as_ref().unwrap().len() > 900_000,
+            "keeps what fits"
+        );
+        let h: Vec<(String, String)> = (0..r.headers.count())
+            .map(|i| {
+                let x = r.headers.get(i);
+                (
+                    x.key.to_string(),
+                    String::from_utf8_lossy(x.value.unwrap_or_default()).to_string(),
+                )
+            })
+            .collect();
+        assert!(h.contains(&("leadscore.truncated".into(), "true".into())));
+        assert!(h.contains(&("leadscore.original.bytes".into(), original.to_string())));
+        let mut huge_key = record("dlq", 4_000_000, 10);
+        truncate_to_fit(&mut huge_key, 1_000_000, 4_000_010);
+        assert!(huge_key.size() <= 1_000_000);
+    }
+}

@@ -1,0 +1,548 @@
+//! One task: partition p of every inbound topic, on its own thread. It
+//! restores its state, then takes records in merge order (`merge.rs`),
+//! scores each with the engine, hands the outputs to its outbox
+//! (`outbox.rs`) and goes on at once; acknowledgements come back while it
+//! works and move the offsets it may commit and the snapshot it may make
+//! current. When told to stop it drains: waits (bounded) for what is in
+//! flight, stores its offsets, snapshots, and hands its state back.
+//!
+//! Follow one record: `Task::take` → `Task::process` (decode, `apply`,
+//! `Outbox::send`) → `Outbox::poll` (acknowledged) → `InFlight` (covered)
+//! → `Positions::store_offset`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
+use rdkafka::Message;
+
+use super::context::PipelineContext;
+use super::counters::Counters;
+use super::doorbell::Doorbell;
+use super::merge::{Choice, Lane, Merge};
+use super::outbox::{Outbox, OutputKind, OutputMeta};
+use super::publisher::Publisher;
+use super::restore::{restore, TaskImage};
+use super::shutdown::Shutdown;
+use super::snapshot_writer::{SnapshotDue, SnapshotStatus, SnapshotWriter};
+use super::tally::Tally;
+use crate::codec::{decode_event, DecodeLimits, Format};
+use crate::config::OnModelChange;
+use crate::emit;
+use crate::engine::{Reason, TaskState};
+use crate::event::EventType;
+use crate::model::Model;
+use crate::snapshot::SnapshotStore;
+use crate::telemetry::events::{
+    EnforcedMerge, LeadsInMemory, RecordDeadLettered, SnapshotAge, TaskConsumerError,
+};
+use crate::telemetry::health::Health;
+
+/// One inbound topic as a task sees it.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub topic: String,
+    pub event_type: EventType,
+    pub format: Format,
+}
+
+/// What every task of the process shares.
+pub struct TaskEnv {
+    pub model: Arc<Model>,
+    /// In merge order (ties in timestamp go to the earlier topic).
+    pub inputs: Vec<Input>,
+    pub publisher: Publisher,
+    /// `None`: snapshots are off (benchmarks).
+    pub writer: Option<SnapshotWriter>,
+    pub on_model_change: OnModelChange,
+    pub snapshot_interval: Duration,
+    pub snapshot_every_events: u64,
+    pub limits: DecodeLimits,
+    pub max_task_idle: Duration,
+    /// Unacknowledged outputs after which a task waits (back-pressure).
+    pub max_in_flight: usize,
+    /// How long a stopping task waits for its outputs to be acknowledged.
+    pub drain_timeout: Duration,
+    /// Largest record the producer accepts (`message.max.bytes`).
+    pub max_output_bytes: usize,
+    pub dead_letter_topic: String,
+    pub counters: Counters,
+    pub health: Health,
+    pub shutdown: Shutdown,
+    /// Set when the service must stop with an error (e.g. a refused snapshot).
+    pub fatal: Mutex<Option<String>>,
+}
+
+impl TaskEnv {
+    /// Stops the service with `msg` as its error.
+    pub fn fail(&self, msg: String) {
+        tracing::error!("{msg}");
+        *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg);
+        self.shutdown.trigger();
+    }
+}
+
+/// What a task needs from the consumer besides its queues.
+pub trait Positions {
+    /// Marks `offset` of input `input` as processed and covered (for the
+    /// group's committed offsets).
+    fn store_offset(&self, input: usize, offset: i64);
+    /// The `(low, high)` watermarks of input `input` as of the last fetch
+    /// response, if known.
+    fn watermark(&self, input: usize) -> Option<(i64, i64)>;
+}
+
+/// Tells the coordinator where a restored task resumes (next offset per input).
+pub type OnRestored = Box<dyn FnOnce(&[i64]) + Send>;
+
+/// Everything a task starts with.
+pub struct TaskStart {
+    pub partition: i32,
+    /// One per input, split off the consumer before the partition was assigned.
+    pub queues: Vec<PartitionQueue<PipelineContext>>,
+    /// The state this instance kept from the last time it owned the partition.
+    pub parked: Option<TaskImage>,
+    /// Set by the coordinator to make the task drain and stop.
+    pub stop: Arc<AtomicBool>,
+    /// Rung by the queues, the producer's delivery reports, the snapshot
+    /// writer and shutdown.
+    pub doorbell: Doorbell,
+    /// Called once the state is restored, with the offsets to resume from.
+    pub on_restored: OnRestored,
+}
+
+/// Runs a task to its end. Returns its state if it stopped cleanly (every
+/// output acknowledged), so the coordinator can keep it for a partition
+/// that comes straight back.
+pub fn run(env: Arc<TaskEnv>, positions: impl Positions, start: TaskStart) -> Option<TaskImage> {
+    let TaskStart {
+        partition,
+        queues,
+        parked,
+        stop,
+        doorbell,
+        on_restored,
+    } = start;
+    env.shutdown.subscribe(&doorbell);
+    let (image, _source) = restore(&env, partition, parked);
+    on_restored(&image.next_offsets);
+    env.health.add_task(partition, image.state.leads.clone());
+    let mut task = Task::new(&env, partition, image, doorbell);
+    task.consume(&queues, &positions, &stop);
+    let parked = task.drain(&positions);
+    env.health.remove_task(partition);
+    tracing::info!(
+        partition,
+        leads = parked.as_ref().map(|p| p.state.lead_count()),
+        clean = parked.is_some(),
+        "task stopped"
+    );
+    parked
+}
+
+/// A record taken from a queue and not yet processed.
+struct Head<'q> {
+    msg: BorrowedMessage<'q>,
+    timestamp_ms: i64,
+    offset: i64,
+}
+
+/// One input partition from the task's point of view.
+struct LaneState<'q> {
+    head: Option<Head<'q>>,
+    /// End-of-partition reported since the last record.
+    at_eof: bool,
+}
+
+/// The working state of a running task.
+struct Task<'e> {
+    env: &'e TaskEnv,
+    partition: i32,
+    state: TaskState,
+    /// Next offset to process per input (the processing position).
+    next_offsets: Vec<i64>,
+    outbox: Outbox,
+    merge: Merge,
+    tally: Tally,
+    doorbell: Doorbell,
+    snapshots: Arc<SnapshotStatus>,
+    /// A capture waiting for its outputs to be acknowledged.
+    due: Option<SnapshotDue>,
+    since_snapshot: u64,
+    last_capture: Instant,
+    last_gauges: Instant,
+}
+
+/// Records between two looks at the wall clock for time-based snapshots.
+const CLOCK_EVERY: u64 = 1024;
+/// Records after which outcome counts are flushed even without a pause.
+const TALLY_EVERY: u64 = 4096;
+
+impl<'e> Task<'e> {
+    fn new(env: &'e TaskEnv, partition: i32, image: TaskImage, doorbell: Doorbell) -> Task<'e> {
+        let inbox = Arc::new(super::delivery::AckInbox::new(doorbell.clone()));
+        Task {
+            env,
+            partition,
+            state: image.state,
+            next_offsets: image.next_offsets,
+            outbox: Outbox::new(
+                env.inputs.len(),
+                env.max_in_flight,
+                inbox,
+                env.max_output_bytes,
+                env.dead_letter_topic.clone(),
+            ),
+            merge: Merge::new(env.max_task_idle),
+            tally: Tally::new(env.inputs.len()),
+            doorbell,
+            snapshots: Arc::new(SnapshotStatus::default()),
+            due: None,
+            since_snapshot: 0,
+            last_capture: Instant::now(),
+            last_gauges: Instant::now(),
+        }
+    }
+
+    /// Takes and processes records until `stop` is set or shutdown is triggered.
+    fn consume<'q>(
+        &mut self,
+        queues: &'q [PartitionQueue<PipelineContext>],
+        positions: &impl Positions,
+        stop: &AtomicBool,
+    ) {
+        let mut lanes: Vec<LaneState<'q>> = queues
+            .iter()
+            .map(|_| LaneState {
+                head: None,
+                at_eof: false,
+            })
+            .collect();
+        let mut view: Vec<Lane> = vec![Lane::Behind; queues.len()];
+        let mut taken: u64 = 0;
+        while !stop.load(Ordering::Relaxed) && !self.env.shutdown.is_triggered() {
+            let retry_at = self.settle(positions);
+            if self.outbox.window_ref().is_full() {
+                // Back-pressure: wait for acknowledgements, not for records.
+                self.pause(retry_at.map(|t| t.saturating_duration_since(Instant::now())));
+                continue;
+            }
+            for (i, q) in queues.iter().enumerate() {
+                view[i] = self.look(i, q, &mut lanes[i], positions);
+            }
+            let lane = match self.merge.choose(&view, Instant::now()) {
+                Choice::Take(i) => i,
+                Choice::Enforced { lane, first } => {
+                    if first {
+                        let behind: Vec<&str> = view
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, l)| **l == Lane::Behind)
+                            .map(|(i, _)| self.env.inputs[i].topic.as_str())
+                            .collect();
+                        emit!(EnforcedMerge {
+                            partition: self.partition,
+                            behind: &behind
+                        });
+                    }
+                    lane
+                }
+                Choice::Wait { until } => {
+                    let now = Instant::now();
+                    let mut wait = until.map(|t| t.saturating_duration_since(now));
+                    if let Some(r) = retry_at {
+                        let r = r.saturating_duration_since(now);
+                        wait = Some(wait.map_or(r, |w| w.min(r)));
+                    }
+                    self.pause(wait);
+                    continue;
+                }
+            };
+            let head = lanes[lane].head.take().expect("the chosen lane has a head");
+            self.process(lane, head);
+            taken += 1;
+            if taken % CLOCK_EVERY == 0 || self.since_snapshot >= self.env.snapshot_every_events {
+                self.maybe_capture(false);
+                self.refresh_gauges();
+            }
+            if self.tally.pending() >= TALLY_EVERY {
+                self.tally.flush(&self.env.inputs, &self.env.counters);
+            }
+        }
+    }
+
+    /// The lane's state, taking a record from its queue if it has none.
+    fn look<'q>(
+        &self,
+        i: usize,
+        q: &'q PartitionQueue<PipelineContext>,
+        lane: &mut LaneState<'q>,
+        positions: &impl Positions,
+    ) -> Lane {
+        if lane.head.is_none() {
+            match q.poll(Duration::ZERO) {
+                Some(Ok(msg)) => {
+                    lane.at_eof = false;
+                    let timestamp_ms = msg.timestamp().to_millis().unwrap_or(0);
+                    let offset = msg.offset();
+                    lane.head = Some(Head {
+                        msg,
+                        timestamp_ms,
+                        offset,
+                    });
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => lane.at_eof = true,
+                Some(Err(e)) => emit!(TaskConsumerError {
+                    partition: self.partition,
+                    topic: &self.env.inputs[i].topic,
+                    error: &e.to_string()
+                }),
+                None => {}
+            }
+        }
+        match &lane.head {
+            Some(h) => Lane::Head {
+                timestamp_ms: h.timestamp_ms,
+                offset: h.offset,
+            },
+            None if lane.at_eof || self.caught_up(i, positions) => Lane::CaughtUp,
+            None => Lane::Behind,
+        }
+    }
+
+    /// Whether input `i` has consumed everything its last fetch saw.
+    fn caught_up(&self, i: usize, positions: &impl Positions) -> bool {
+        let Some((low, high)) = positions.watermark(i) else {
+            return false;
+        };
+        let next = self.next_offsets[i];
+        if next >= 0 {
+            next >= high
+        } else {
+            low >= high
+        }
+    }
+
+    /// Decodes, scores and publishes one record.
+    fn process(&mut self, input: usize, head: Head<'_>) {
+        let env = self.env;
+        let Head {
+            msg,
+            timestamp_ms,
+            offset,
+        } = head;
+        let inp = &env.inputs[input];
+        let has_ts = msg.timestamp().to_millis().is_some();
+        // The future-skew check compares with the record's own timestamp,
+        // not the wall clock, so a restart decides exactly as the first run.
+        let payload = msg.payload().unwrap_or_default();
+        match decode_event(
+            payload,
+            inp.format,
+            Some(inp.event_type),
+            has_ts.then_some(timestamp_ms),
+            &env.limits,
+        ) {
+            Err(e) => {
+                let reason = if msg.payload().is_none() {
+                    "payload: the record value is null (a tombstone); events need a value"
+                        .to_string()
+                } else {
+                    e.to_string()
+                };
+                emit!(RecordDeadLettered {
+                    topic: msg.topic(),
+                    partition: msg.partition(),
+                    offset,
+                    reason: &reason
+                });
+                let record = env.publisher.dead_letter_record(&msg, &reason);
+                self.outbox.send(
+                    &env.publisher,
+                    record,
+                    OutputMeta {
+                        kind: OutputKind::DeadLetter,
+                        source_ts_ms: has_ts.then_some(timestamp_ms),
+                    },
+                );
+                self.tally.dead_letter(input);
+            }
+            Ok(event) => {
+                let applied = self.state.apply(&env.model, &event);
+                if let Some(o) = applied.outcome {
+                    self.tally.outcome(input, o);
+                }
+                if !applied.changes.is_empty() {
+                    let now = super::wall_clock_ms();
+                    for c in &applied.changes {
+                        let record = env.publisher.change_record(c, now);
+                        let source_ts_ms = match c.reason {
+                            Reason::RecycledDecay => None,
+                            _ => has_ts.then_some(timestamp_ms),
+                        };
+                        self.outbox.send(
+                            &env.publisher,
+                            record,
+                            OutputMeta {
+                                kind: OutputKind::Change {
+                                    from: c.from,
+                                    to: c.to,
+                                    reason: reason_label(&c.reason),
+                                },
+                                source_ts_ms,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        drop(msg);
+        self.next_offsets[input] = offset + 1;
+        self.outbox.window().processed(input, offset);
+        self.since_snapshot += 1;
+    }
+
+    /// Takes delivery reports, stores the offsets they cover, submits a
+    /// capture whose outputs are all acknowledged. Returns when the next
+    /// retry is due.
+    fn settle(&mut self, positions: &impl Positions) -> Option<std::time::Instant> {
+        let retry_at = self.outbox.poll(&self.env.publisher, &self.env.counters);
+        self.outbox
+            .window()
+            .drain_covered(|input, offset| positions.store_offset(input, offset));
+        if let Some(due) = self.due.take() {
+            if self.outbox.window_ref().acknowledged_below(due.needs) {
+                if let Some(w) = &self.env.writer {
+                    w.submit(due.captured, &self.snapshots, &self.doorbell);
+                }
+            } else {
+                self.due = Some(due);
+            }
+        }
+        retry_at
+    }
+
+    /// Nothing to do: flush counts, refresh gauges, capture if due, then
+    /// sleep until rung or `max` passes (at most a second, for the gauges).
+    fn pause(&mut self, max: Option<Duration>) {
+        self.tally.flush(&self.env.inputs, &self.env.counters);
+        self.maybe_capture(false);
+        self.refresh_gauges();
+        let cap = Duration::from_secs(1);
+        self.doorbell.wait(max.map_or(cap, |m| m.min(cap)));
+    }
+
+    /// Captures the state at the current position when a snapshot is due
+    /// (or when `force`d and there is anything new), unless one is already
+    /// waiting or being written.
+    fn maybe_capture(&mut self, force: bool) {
+        let Some(_) = &self.env.writer else { return };
+        if self.since_snapshot == 0 || self.due.is_some() || self.snapshots.is_busy() {
+            return;
+        }
+        let due = force
+            || self.since_snapshot >= self.env.snapshot_every_events
+            || self.last_capture.elapsed() >= self.env.snapshot_interval;
+        if !due {
+            return;
+        }
+        let captured = self.capture();
+        self.due = Some(SnapshotDue {
+            captured,
+            needs: self.outbox.window_ref().next_seq(),
+        });
+    }
+
+    fn capture(&mut self) -> crate::snapshot::Captured {
+        let offsets: Vec<(String, i64)> = self
+            .env
+            .inputs
+            .iter()
+            .zip(&self.next_offsets)
+            .map(|(i, o)| (i.topic.clone(), *o))
+            .collect();
+        self.since_snapshot = 0;
+        self.last_capture = Instant::now();
+        SnapshotStore::capture(
+            self.partition,
+            &self.state,
+            &offsets,
+            &self.env.model.version,
+            super::wall_clock_ms(),
+        )
+    }
+
+    fn refresh_gauges(&mut self) {
+        if self.last_gauges.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_gauges = Instant::now();
+        emit!(LeadsInMemory {
+            partition: self.partition,
+            leads: self.state.lead_count()
+        });
+        if let Some(t) = self.snapshots.last_written() {
+            emit!(SnapshotAge {
+                partition: self.partition,
+                age: t.elapsed()
+            });
+        }
+    }
+
+    /// Stops: waits up to the drain timeout for every output to be
+    /// acknowledged, stores the covered offsets, and writes a last snapshot.
+    /// Returns the state if everything was acknowledged.
+    fn drain(mut self, positions: &impl Positions) -> Option<TaskImage> {
+        let deadline = Instant::now() + self.env.drain_timeout;
+        self.tally.flush(&self.env.inputs, &self.env.counters);
+        loop {
+            let retry_at = self.settle(positions);
+            let settled = self.outbox.window_ref().is_settled();
+            let writing = self.snapshots.is_busy();
+            let now = Instant::now();
+            if (settled && !writing) || now >= deadline {
+                break;
+            }
+            let mut wait = deadline - now;
+            if let Some(r) = retry_at {
+                wait = wait.min(r.saturating_duration_since(now));
+            }
+            self.doorbell.wait(wait.min(Duration::from_millis(100)));
+        }
+        if !self.outbox.window_ref().is_settled() {
+            let oldest = self.outbox.window_ref().oldest_unacknowledged().copied();
+            tracing::warn!(
+                partition = self.partition,
+                unacknowledged = self.outbox.window_ref().unacknowledged(),
+                ?oldest,
+                "stopping with unacknowledged outputs after the drain timeout; their input is not committed and will be processed again"
+            );
+            return None;
+        }
+        // Everything is acknowledged: the current position is safe to snapshot.
+        self.due = None;
+        if let Some(w) = &self.env.writer {
+            if self.since_snapshot > 0 && !self.snapshots.is_busy() {
+                let captured = self.capture();
+                w.write_now(&captured, &self.snapshots);
+            }
+        }
+        Some(TaskImage {
+            state: self.state,
+            next_offsets: self.next_offsets,
+        })
+    }
+}
+
+/// The metric label of a reason (`instant_rule:<rule>` counts as `instant_rule`).
+fn reason_label(r: &Reason) -> &'static str {
+    match r {
+        Reason::ScoreThreshold => "score_threshold",
+        Reason::InstantRule(_) => "instant_rule",
+        Reason::SqlSignal => "sql_signal",
+        Reason::RecycledDecay => "recycled_decay",
+    }
+}
