@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::Args;
 use leadscore::config::{Config, LogFormat, TopicConfig};
-use leadscore::demo::{send_record, Traffic, TrafficMix};
+use leadscore::demo::{send_record, Stamp, Traffic, TrafficMix};
 use leadscore::engine::{Outcome, Stage};
 use leadscore::event::EventType;
 use leadscore::model::Model;
@@ -157,7 +157,7 @@ fn spawn_generator(
             let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
             while sent < due {
                 let r = traffic.next_record();
-                send_record(&producer, &topics, &r);
+                send_record(&producer, &topics, &r, Stamp::SendTime);
                 sent += 1;
                 produced.store(sent, Ordering::Relaxed);
             }

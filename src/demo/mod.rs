@@ -5,5 +5,5 @@
 mod producer;
 mod traffic;
 
-pub use producer::send_record;
+pub use producer::{send_record, Stamp};
 pub use traffic::{Record, Traffic, TrafficMix};

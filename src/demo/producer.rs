@@ -8,12 +8,22 @@ use super::Record;
 use crate::config::TopicConfig;
 use crate::event::EventType;
 
+/// Which record timestamp a generator sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// The event time (a producer replaying history).
+    EventTime,
+    /// Left to the client: the send time (what live producers do).
+    SendTime,
+}
+
 /// Sends `record` to the topic configured for its event type, waiting while
 /// the producer's local queue is full (traffic generators must not drop).
 pub fn send_record(
     producer: &ThreadedProducer<DefaultProducerContext>,
     topics: &[(EventType, TopicConfig)],
     record: &Record,
+    stamp: Stamp,
 ) {
     let topic = &topics
         .iter()
@@ -23,8 +33,10 @@ pub fn send_record(
         .name;
     let mut rec = BaseRecord::to(topic)
         .key(&record.key)
-        .payload(&record.payload)
-        .timestamp(record.timestamp_ms);
+        .payload(&record.payload);
+    if stamp == Stamp::EventTime {
+        rec = rec.timestamp(record.timestamp_ms);
+    }
     loop {
         match producer.send(rec) {
             Ok(()) => return,

@@ -169,6 +169,29 @@ impl Traffic {
         rec
     }
 
+    /// A `contact_us` form of a lead never seen before (`marker-<n>`), at
+    /// the generator's current event time: it moves its lead to MQL at once,
+    /// which is what latency measurements time.
+    pub fn contact_us(&mut self, n: u64) -> Record {
+        self.seq += 1;
+        let lead = format!("marker-{n}");
+        let event = Event {
+            event_id: Cow::Owned(format!("marker-ev-{n}")),
+            lead_id: Cow::Owned(lead.clone()),
+            occurred_at_ms: self.now_ms,
+            body: EventBody::Form {
+                form: FormKind::ContactUs,
+            },
+        };
+        Record {
+            event_type: EventType::Form,
+            key: lead,
+            payload: encode_event(&event, Format::Json),
+            timestamp_ms: self.now_ms,
+            event_id: Some(event.event_id.to_string()),
+        }
+    }
+
     fn web(&mut self, bot: bool) -> WebContext<'static> {
         let ua = if bot {
             BOT_AGENTS[self.rng.random_range(0..BOT_AGENTS.len())]

@@ -30,10 +30,7 @@ impl OwnedRecord {
             topic: m.topic().to_string(),
             key: m.key().map(<[u8]>::to_vec),
             payload: m.payload().map(<[u8]>::to_vec),
-            headers: m
-                .headers()
-                .map(|h| h.detach())
-                .unwrap_or_default(),
+            headers: m.headers().map(|h| h.detach()).unwrap_or_default(),
         }
     }
 

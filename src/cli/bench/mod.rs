@@ -1,0 +1,117 @@
+//! `leadscore bench`: what users feel, measured in one run on one mock
+//! cluster.
+//!
+//! 1. **Backlog**: fill the inbound topics with N events, then (a) a raw
+//!    rdkafka consumer that only counts, (b) the full pipeline with
+//!    snapshots, (b') the same without snapshots. Throughput is reported as
+//!    a ratio to (a).
+//! 2. **Live**: a fresh pipeline on empty topics, ready, then events
+//!    produced at fixed rates (by default 10%, 50% and 90% of (b)); every
+//!    100th event a `contact_us` form for a new lead, whose MQL change is
+//!    timed from the moment it was produced to the moment a separate
+//!    consumer reads it from the output topic.
+
+mod backlog;
+mod live;
+mod running;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use leadscore::config::Config;
+use leadscore::telemetry::logging;
+use rdkafka::mocking::MockCluster;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Events to pre-fill for the backlog phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Partitions per topic (spread keeps the mock cluster's ~5 MB/partition limit away).
+    #[arg(long, default_value_t = 64)]
+    partitions: i32,
+    /// Distinct leads.
+    #[arg(long, default_value_t = 200_000)]
+    leads: u64,
+    /// Live rates as fractions of the measured backlog rate.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.5,0.9")]
+    live_fractions: Vec<f64>,
+    /// Live rates in events/s (instead of fractions of the backlog rate).
+    #[arg(long, value_delimiter = ',')]
+    live_rates: Vec<f64>,
+    /// Seconds measured at each live rate.
+    #[arg(long, default_value_t = 10)]
+    live_secs: u64,
+    /// Skip the backlog phase (then --live-rates is required).
+    #[arg(long)]
+    live_only: bool,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    logging::init(leadscore::config::LogFormat::Human, "warn");
+    let mock = MockCluster::new(1).context("cannot start librdkafka's mock cluster")?;
+    let bootstrap = mock.bootstrap_servers();
+    let mut backlog_rate = None;
+    let mut summary = Vec::new();
+    if !args.live_only {
+        let b = backlog::measure(&mock, &bootstrap, &args)?;
+        summary.push(format!(
+            "raw_records_per_sec={:.0} pipeline_records_per_sec={:.0} ratio={:.2} no_snapshots_records_per_sec={:.0} snapshot_cost={:.1}%",
+            b.raw,
+            b.pipeline,
+            b.pipeline / b.raw.max(1e-9),
+            b.no_snapshots,
+            100.0 * (1.0 - b.pipeline / b.no_snapshots.max(1e-9))
+        ));
+        backlog_rate = Some(b.pipeline);
+    }
+    let rates: Vec<f64> = if !args.live_rates.is_empty() {
+        args.live_rates.clone()
+    } else {
+        let base = backlog_rate.context("--live-only needs --live-rates")?;
+        args.live_fractions.iter().map(|f| f * base).collect()
+    };
+    for r in live::measure(&mock, &bootstrap, &args, &rates)? {
+        summary.push(r.line());
+    }
+    for line in summary {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The pipeline config of a bench phase: `prefix` names the topics,
+/// `group` the consumer group and snapshot directory, `snapshots` turns
+/// them on or off.
+fn config(bootstrap: &str, prefix: &str, group: &str, snapshots: bool) -> Result<Config> {
+    let dir = std::env::temp_dir().join(format!("leadscore-bench-{}-{group}", std::process::id()));
+    let mut topics = String::new();
+    for t in leadscore::event::EventType::ALL {
+        topics.push_str(&format!(
+            "{} = {{ name = \"{prefix}.events.{}\" }}\n",
+            t.as_str(),
+            t.as_str()
+        ));
+    }
+    let text = format!(
+        "[kafka]\n\"bootstrap.servers\" = \"{bootstrap}\"\n\"group.id\" = \"bench-{group}\"\n\
+         [topics]\n{topics}stage_changes = {{ name = \"{prefix}.stage_changes\" }}\ndead_letter = \"{prefix}.dlq\"\n\
+         [snapshots]\nenabled = {snapshots}\ndir = \"{}\"\n\
+         [limits]\nmax_future_skew_secs = 100000000\n",
+        dir.display()
+    );
+    Ok(Config::parse(&text, "bench config", [])?)
+}
+
+/// Creates a phase's topics on the mock cluster.
+fn create_topics(
+    mock: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
+    config: &Config,
+    partitions: i32,
+) -> Result<()> {
+    for (_, t) in config.topics.inbound() {
+        mock.create_topic(&t.name, partitions, 1)?;
+    }
+    mock.create_topic(&config.topics.stage_changes.name, partitions, 1)?;
+    mock.create_topic(&config.topics.dead_letter, 1, 1)?;
+    Ok(())
+}
