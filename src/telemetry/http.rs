@@ -56,7 +56,10 @@ pub async fn serve(
     Ok((bound, handle))
 }
 
+/// Renders the exposition; snapshot ages are computed now, not when a task
+/// last looked, so a stuck task's age still grows.
 async fn metrics_handler(State(s): State<AppState>) -> Response {
+    super::events::emit_ages();
     (
         [("content-type", "text/plain; version=0.0.4")],
         s.metrics.render(),
