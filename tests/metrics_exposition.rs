@@ -36,6 +36,7 @@ fn unit_word(name: &str) -> &'static str {
     }
 }
 
+/// Fails unless `name` has a help text that names its unit.
 fn assert_described(scrape: &Exposition, name: &str) {
     let help = scrape
         .help
@@ -49,6 +50,7 @@ fn assert_described(scrape: &Exposition, name: &str) {
 }
 
 #[test]
+/// A fresh install's dashboard and alerts have every series they use.
 fn first_scrape_has_every_metric_described_and_each_task_adds_its_partition_series() {
     let svc = LiveService::start();
     let first = Exposition::parse(&svc.first_scrape);

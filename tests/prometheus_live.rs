@@ -44,6 +44,7 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A file of this repository (the shipped deployment files).
 fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
@@ -103,6 +104,7 @@ impl Prometheus {
         prom
     }
 
+    /// What Prometheus logged so far, for failure messages.
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -214,6 +216,7 @@ fn poll<T>(what: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T
 }
 
 impl Drop for Prometheus {
+    /// Kills the server and reaps it, so no test leaves a process behind.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -450,6 +453,7 @@ fn shipped_alert_names() -> BTreeSet<String> {
 
 #[test]
 #[ignore = "needs a Prometheus server binary (Debian package prometheus); .ci/run runs it with --ignored"]
+/// The dashboard's panels and the rule file work against real data.
 fn every_dashboard_query_returns_series_and_the_shipped_rules_are_healthy() {
     let _turn = one_at_a_time();
     let svc = LiveService::start();
@@ -536,6 +540,7 @@ fn every_dashboard_query_returns_series_and_the_shipped_rules_are_healthy() {
 
 #[test]
 #[ignore = "needs a Prometheus server binary (Debian package prometheus); .ci/run runs it with --ignored"]
+/// The two alerts ops most need are seen to trigger from real conditions.
 fn a_dead_letter_burst_and_a_broker_outage_make_their_alerts_pending() {
     let _turn = one_at_a_time();
     let svc = LiveService::start();

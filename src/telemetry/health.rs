@@ -15,6 +15,7 @@ pub struct Health {
     inner: Arc<Inner>,
 }
 
+/// The shared state behind a [`Health`] handle.
 #[derive(Default)]
 struct Inner {
     /// Set once the first assignment's tasks are restored and running.
@@ -29,6 +30,7 @@ struct Inner {
 }
 
 impl Default for Health {
+    /// Same as [`Health::new`].
     fn default() -> Health {
         Health::new()
     }
@@ -67,15 +69,18 @@ impl Health {
             && self.inner.broker_up.load(Ordering::SeqCst)
     }
 
+    /// Exports the current readiness as `leadscore_ready`.
     fn publish(&self) {
         emit!(Readiness(self.is_ready()));
     }
 
+    /// Records whether this instance's tasks are restored and running.
     pub fn set_tasks_started(&self, v: bool) {
         self.inner.tasks_started.store(v, Ordering::SeqCst);
         self.publish();
     }
 
+    /// Records whether a broker is reachable; logs each change once.
     pub fn set_broker_up(&self, v: bool) {
         if self.inner.broker_up.swap(v, Ordering::SeqCst) != v {
             if v {
@@ -87,6 +92,7 @@ impl Health {
         self.publish();
     }
 
+    /// Whether a broker is reachable (for `/readyz`'s reason).
     pub fn broker_up(&self) -> bool {
         self.inner.broker_up.load(Ordering::SeqCst)
     }

@@ -16,6 +16,7 @@ use crate::codec::format_rfc3339_ms;
 use crate::engine::{contributions, round2};
 use crate::model::Model;
 
+/// What every HTTP handler reads.
 #[derive(Clone)]
 struct AppState {
     health: Health,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 /// process may briefly both hold it during a hand-over).
 static CLOCKS: Mutex<BTreeMap<i32, (Instant, u32)>> = Mutex::new(BTreeMap::new());
 
+/// The clocks, usable even after a panic elsewhere held the lock.
 fn clocks() -> std::sync::MutexGuard<'static, BTreeMap<i32, (Instant, u32)>> {
     CLOCKS.lock().unwrap_or_else(|e| e.into_inner())
 }

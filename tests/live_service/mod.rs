@@ -178,6 +178,7 @@ impl TrafficRun {
     }
 }
 
+/// Wall-clock milliseconds since the epoch (record timestamps).
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -300,6 +301,8 @@ impl Exposition {
     }
 }
 
+/// Parses the inside of `{...}` (label values with `\\`, `\"` and `\n`
+/// escapes); `line` is for error messages.
 fn parse_labels(text: &str, line: &str) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     let mut rest = text;
