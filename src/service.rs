@@ -49,6 +49,7 @@ pub fn serve(
         counters,
         health,
     } = handles;
+    health.register_metrics(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("leadscore-http")

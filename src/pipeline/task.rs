@@ -37,7 +37,7 @@ use crate::event::EventType;
 use crate::model::Model;
 use crate::snapshot::SnapshotStore;
 use crate::telemetry::events::{
-    EnforcedMerge, LeadsInMemory, RecordDeadLettered, SnapshotAge, TaskConsumerError,
+    EnforcedMerge, LeadsInMemory, RecordDeadLettered, TaskConsumerError,
 };
 use crate::telemetry::health::Health;
 
@@ -484,12 +484,6 @@ impl<'e> Task<'e> {
             partition: self.partition,
             leads: self.state.lead_count()
         });
-        if let Some(t) = self.snapshots.last_written() {
-            emit!(SnapshotAge {
-                partition: self.partition,
-                age: t.elapsed()
-            });
-        }
     }
 
     /// Stops: waits up to the drain timeout for every output to be

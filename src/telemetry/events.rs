@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+};
+
+use crate::engine::Outcome;
 
 /// Every metric name the binary exports (the dashboard and alert rules may
 /// use only these; a test scrapes `/metrics` and compares).
@@ -27,14 +31,140 @@ pub const METRIC_NAMES: &[&str] = &[
     "leadscore_outputs_rerouted_total",
 ];
 
-/// Exports every error counter at zero, so `increase()` in alert rules sees
-/// the first error and dashboards show a flat line rather than no data.
+/// Every (from, to, reason) the stage machine can produce (`engine/task.rs`:
+/// threshold and signal promotions, the instant rule, an event that lowers
+/// the score, the decay sweep). Exported at zero from the start so the
+/// dashboard's stage-change panels have a series before the first change.
+pub const STAGE_TRANSITIONS: &[(&str, &str, &str)] = &[
+    ("lead", "mql", "score_threshold"),
+    ("lead", "mql", "instant_rule"),
+    ("lead", "sql", "score_threshold"),
+    ("lead", "sql", "sql_signal"),
+    ("mql", "sql", "score_threshold"),
+    ("mql", "sql", "sql_signal"),
+    ("mql", "lead", "score_threshold"),
+    ("mql", "lead", "recycled_decay"),
+    ("sql", "lead", "score_threshold"),
+    ("sql", "lead", "recycled_decay"),
+];
+
+/// Outcome labels of `leadscore_events_total`: the engine's outcomes plus
+/// `dlq` (records the codec refused).
+pub fn event_outcomes() -> impl Iterator<Item = &'static str> {
+    Outcome::ALL
+        .into_iter()
+        .map(Outcome::as_str)
+        .chain(std::iter::once("dlq"))
+}
+
+/// Gives every metric its help text (what it measures, in which unit), so a
+/// scrape explains itself. Called once when the recorder is installed.
+pub fn describe_all() {
+    describe_counter!(
+        "leadscore_events_total",
+        Unit::Count,
+        "Inbound records read, in records, by topic and outcome: scored, duplicate (event_id seen within the dedupe window), bot, rate_limited, late (behind the watermark), dlq (unusable, sent to the dead-letter topic)."
+    );
+    describe_counter!(
+        "leadscore_stage_changes_total",
+        Unit::Count,
+        "Stage changes acknowledged by the broker on the stage-change topic, in changes, by from, to and reason (the part before the colon)."
+    );
+    describe_histogram!(
+        "leadscore_end_to_end_latency_seconds",
+        Unit::Seconds,
+        "Time in seconds from an inbound record's Kafka timestamp (CreateTime: when its producer sent it) to the broker's acknowledgement of the stage change it caused (decay-sweep changes are not timed)."
+    );
+    describe_gauge!(
+        "leadscore_consumer_lag",
+        Unit::Count,
+        "Records behind the high watermark, in records, per inbound topic and partition this instance runs; 0 once the partition is handed to another instance."
+    );
+    describe_gauge!(
+        "leadscore_leads_in_memory",
+        Unit::Count,
+        "Leads whose state the task of a partition holds, in leads."
+    );
+    describe_gauge!(
+        "leadscore_tasks_assigned",
+        Unit::Count,
+        "Tasks (one per inbound partition number) this instance runs, in tasks."
+    );
+    describe_gauge!(
+        "leadscore_ready",
+        Unit::Count,
+        "1 while /readyz answers ready (tasks restored and running, a broker reachable), 0 otherwise."
+    );
+    describe_counter!(
+        "leadscore_producer_errors_total",
+        Unit::Count,
+        "Failed produce attempts of stage changes and dead letters, in attempts, by kind (enqueue, delivery, canceled); each one is retried, none is dropped."
+    );
+    describe_histogram!(
+        "leadscore_snapshot_duration_seconds",
+        Unit::Seconds,
+        "Time in seconds to write one task snapshot to disk (encode, write, fsync, rename)."
+    );
+    describe_gauge!(
+        "leadscore_snapshot_size_bytes",
+        Unit::Bytes,
+        "Size in bytes of the last snapshot this instance wrote for a partition's task; 0 until it wrote one."
+    );
+    describe_gauge!(
+        "leadscore_snapshot_age_seconds",
+        Unit::Seconds,
+        "Age in seconds of the newest snapshot this instance wrote for a partition's task (of the task itself while it wrote none); computed at each scrape, 0 once the task left this instance."
+    );
+    describe_histogram!(
+        "leadscore_snapshot_restore_duration_seconds",
+        Unit::Seconds,
+        "Time in seconds to load and verify a task's newest snapshot when its partition is assigned (observed only when a snapshot was found)."
+    );
+    describe_counter!(
+        "leadscore_snapshot_fallbacks_total",
+        Unit::Count,
+        "Snapshots that could not be used, in snapshots, by kind (corrupt, truncated, unreadable, model_version); an older snapshot or the earliest offset was used instead."
+    );
+    describe_counter!(
+        "leadscore_snapshot_failures_total",
+        Unit::Count,
+        "Snapshot writes that failed (disk full, permissions), in writes; the previous snapshot stays in place."
+    );
+    describe_counter!(
+        "leadscore_enforced_merges_total",
+        Unit::Count,
+        "Times a task stopped waiting for an inbound partition that was behind for max_task_idle_ms and went on without it, in episodes; the processing order may then differ from a replay."
+    );
+    describe_counter!(
+        "leadscore_outputs_rerouted_total",
+        Unit::Count,
+        "Outputs the broker refused as they were (over message.max.bytes, invalid), in records, by action: truncated (a dead letter cut to fit), dead_lettered (a stage change sent to the dead-letter topic instead), dropped (refused even then)."
+    );
+}
+
+/// Exports every series that does not depend on the configuration at zero
+/// (error counters, stage changes, histograms, tasks), so the first scrape
+/// has them, `increase()` in alert rules sees the first error and the
+/// dashboard shows a flat line rather than "No data".
 pub fn register_zeroes() {
     for kind in ["enqueue", "delivery", "canceled"] {
         counter!("leadscore_producer_errors_total", "kind" => kind).increment(0);
     }
     for kind in ["corrupt", "truncated", "unreadable", "model_version"] {
         counter!("leadscore_snapshot_fallbacks_total", "kind" => kind).increment(0);
+    }
+    for &(from, to, reason) in STAGE_TRANSITIONS {
+        counter!("leadscore_stage_changes_total", "from" => from, "to" => to, "reason" => reason)
+            .increment(0);
+    }
+    // A registered histogram is exported with empty buckets until its first
+    // sample; the recorder keeps it, so the handle itself is not needed.
+    for name in [
+        "leadscore_end_to_end_latency_seconds",
+        "leadscore_snapshot_duration_seconds",
+        "leadscore_snapshot_restore_duration_seconds",
+    ] {
+        let _registered = histogram!(name);
     }
     gauge!("leadscore_tasks_assigned").set(0.0);
     counter!("leadscore_snapshot_failures_total").increment(0);
@@ -192,6 +322,7 @@ impl InternalEvent for SnapshotWritten {
             .set(self.bytes as f64);
         gauge!("leadscore_snapshot_age_seconds", "partition" => self.partition.to_string())
             .set(0.0);
+        super::snapshot_clock::snapshot_written(self.partition);
     }
 }
 
@@ -332,5 +463,73 @@ impl InternalEvent for OutputRerouted<'_> {
             );
         }
         counter!("leadscore_outputs_rerouted_total", "action" => self.action).increment(1);
+    }
+}
+
+/// The inbound topics of this instance are known (service start): their
+/// event counters are exported at zero for every outcome, so the first
+/// scrape has them and a dead-letter burst shows as an increase from 0.
+pub struct InboundTopics<'a>(pub &'a [String]);
+
+impl InternalEvent for InboundTopics<'_> {
+    fn emit(self) {
+        for topic in self.0 {
+            for outcome in event_outcomes() {
+                counter!("leadscore_events_total", "topic" => topic.clone(), "outcome" => outcome)
+                    .increment(0);
+            }
+        }
+    }
+}
+
+/// A partition's task started on this instance: its per-partition series
+/// exist from now on (lag and snapshot size keep any earlier value), and
+/// its snapshot age counts from now until its first snapshot.
+pub struct TaskStarted<'a> {
+    pub partition: i32,
+    pub topics: &'a [String],
+    pub leads: usize,
+}
+
+impl InternalEvent for TaskStarted<'_> {
+    fn emit(self) {
+        let p = self.partition.to_string();
+        tracing::debug!(
+            partition = self.partition,
+            leads = self.leads,
+            "task metrics registered"
+        );
+        for topic in self.topics {
+            gauge!("leadscore_consumer_lag", "topic" => topic.clone(), "partition" => p.clone())
+                .increment(0.0);
+        }
+        gauge!("leadscore_leads_in_memory", "partition" => p.clone()).set(self.leads as f64);
+        gauge!("leadscore_snapshot_size_bytes", "partition" => p).increment(0.0);
+        super::snapshot_clock::task_started(self.partition);
+        emit_ages();
+    }
+}
+
+/// A partition's task left this instance: its snapshot age no longer
+/// grows here (another instance reports it now).
+pub struct TaskStopped {
+    pub partition: i32,
+}
+
+impl InternalEvent for TaskStopped {
+    fn emit(self) {
+        if super::snapshot_clock::task_stopped(self.partition) {
+            gauge!("leadscore_snapshot_age_seconds", "partition" => self.partition.to_string())
+                .set(0.0);
+        }
+    }
+}
+
+/// Sets `leadscore_snapshot_age_seconds` of every task running in this
+/// process from its snapshot clock; the `/metrics` handler calls it before
+/// rendering, so the age grows even while a task is stuck.
+pub fn emit_ages() {
+    for (partition, age) in super::snapshot_clock::ages() {
+        SnapshotAge { partition, age }.emit();
     }
 }

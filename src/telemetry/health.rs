@@ -1,11 +1,12 @@
 //! Liveness and readiness shared between the pipeline and `/readyz`.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use crate::config::Config;
 use crate::emit;
 use crate::engine::LeadMap;
-use crate::telemetry::events::Readiness;
+use crate::telemetry::events::{InboundTopics, Readiness, TaskStarted, TaskStopped};
 use dashmap::DashMap;
 
 /// What `/readyz` and `/leads/{id}` read. A cheap handle (`Arc` inside).
@@ -14,6 +15,7 @@ pub struct Health {
     inner: Arc<Inner>,
 }
 
+/// The shared state behind a [`Health`] handle.
 #[derive(Default)]
 struct Inner {
     /// Set once the first assignment's tasks are restored and running.
@@ -23,9 +25,12 @@ struct Inner {
     tasks: AtomicUsize,
     /// Lead maps of the running tasks, by partition, for lookups.
     leads: DashMap<i32, Arc<LeadMap>>,
+    /// Inbound topic names, for the per-partition series of a new task.
+    topics: Mutex<Vec<String>>,
 }
 
 impl Default for Health {
+    /// Same as [`Health::new`].
     fn default() -> Health {
         Health::new()
     }
@@ -43,21 +48,39 @@ impl Health {
         h
     }
 
+    /// Exports readiness and the zero series of each inbound topic of
+    /// `config`. Called by the service once the Prometheus recorder is
+    /// installed (a `Health` is often made before it, when metrics go nowhere).
+    pub fn register_metrics(&self, config: &Config) {
+        let topics: Vec<String> = config
+            .topics
+            .inbound()
+            .into_iter()
+            .map(|(_, t)| t.name)
+            .collect();
+        emit!(InboundTopics(&topics));
+        *self.inner.topics.lock().unwrap_or_else(|e| e.into_inner()) = topics;
+        self.publish();
+    }
+
     /// Ready: tasks restored and running, and the broker reachable.
     pub fn is_ready(&self) -> bool {
         self.inner.tasks_started.load(Ordering::SeqCst)
             && self.inner.broker_up.load(Ordering::SeqCst)
     }
 
+    /// Exports the current readiness as `leadscore_ready`.
     fn publish(&self) {
         emit!(Readiness(self.is_ready()));
     }
 
+    /// Records whether this instance's tasks are restored and running.
     pub fn set_tasks_started(&self, v: bool) {
         self.inner.tasks_started.store(v, Ordering::SeqCst);
         self.publish();
     }
 
+    /// Records whether a broker is reachable; logs each change once.
     pub fn set_broker_up(&self, v: bool) {
         if self.inner.broker_up.swap(v, Ordering::SeqCst) != v {
             if v {
@@ -69,12 +92,18 @@ impl Health {
         self.publish();
     }
 
+    /// Whether a broker is reachable (for `/readyz`'s reason).
     pub fn broker_up(&self) -> bool {
         self.inner.broker_up.load(Ordering::SeqCst)
     }
 
-    /// Registers a running task's lead map.
+    /// Registers a running task's lead map and exports its per-partition series.
     pub fn add_task(&self, partition: i32, leads: Arc<LeadMap>) {
+        emit!(TaskStarted {
+            partition,
+            topics: &self.inner.topics.lock().unwrap_or_else(|e| e.into_inner()),
+            leads: leads.len(),
+        });
         self.inner.leads.insert(partition, leads);
         self.inner
             .tasks
@@ -83,6 +112,7 @@ impl Health {
 
     /// Forgets a stopped task.
     pub fn remove_task(&self, partition: i32) {
+        emit!(TaskStopped { partition });
         self.inner.leads.remove(&partition);
         self.inner
             .tasks

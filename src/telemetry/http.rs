@@ -16,6 +16,7 @@ use crate::codec::format_rfc3339_ms;
 use crate::engine::{contributions, round2};
 use crate::model::Model;
 
+/// What every HTTP handler reads.
 #[derive(Clone)]
 struct AppState {
     health: Health,
@@ -56,7 +57,10 @@ pub async fn serve(
     Ok((bound, handle))
 }
 
+/// Renders the exposition; snapshot ages are computed now, not when a task
+/// last looked, so a stuck task's age still grows.
 async fn metrics_handler(State(s): State<AppState>) -> Response {
+    super::events::emit_ages();
     (
         [("content-type", "text/plain; version=0.0.4")],
         s.metrics.render(),

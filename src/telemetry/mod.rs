@@ -6,6 +6,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod prometheus;
+mod snapshot_clock;
 
 /// Records an internal event: logs it and counts it (see [`events`]).
 #[macro_export]
