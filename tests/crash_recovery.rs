@@ -215,6 +215,25 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
         print_logs(dir.path());
         panic!("the instance did not process every event: {behind:?}");
     }
+    // The instance left running owns every task (after a kill, once the
+    // group noticed) when every task's newest snapshot covers the end.
+    let store = SnapshotStore::open(&snapshots, 2).expect("snapshot dir");
+    let covered = |p: i32| -> bool {
+        store.load_newest(p).snapshot.is_some_and(|r| {
+            ends.iter()
+                .filter(|(_, ep, _)| *ep == p)
+                .all(|(t, _, end)| r.offsets.iter().any(|(rt, o)| rt == t && o == end))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !(0..PARTITIONS).all(covered) {
+        if Instant::now() > deadline {
+            print_logs(dir.path());
+            let behind: Vec<i32> = (0..PARTITIONS).filter(|p| !covered(*p)).collect();
+            panic!("no snapshot covers the end of partitions {behind:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     unsafe {
         libc_kill(child.id() as i32, 15);
     }
@@ -241,7 +260,6 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
         "change_ids differ: missing {missing:?}, extra {extra:?}"
     );
 
-    let store = SnapshotStore::open(&snapshots, 2).expect("snapshot dir");
     for (p, expected) in expected_states.iter().enumerate() {
         let loaded = store.load_newest(p as i32);
         let restored = loaded.snapshot.expect("a final snapshot per task").state;

@@ -29,6 +29,9 @@ const EXPORTED_METRICS: &[&str] = &[
     "leadscore_snapshot_age_seconds",
     "leadscore_snapshot_restore_duration_seconds",
     "leadscore_snapshot_fallbacks_total",
+    "leadscore_snapshot_failures_total",
+    "leadscore_enforced_merges_total",
+    "leadscore_outputs_rerouted_total",
 ];
 
 /// The histograms among them: only these have `_bucket`/`_sum`/`_count` series.

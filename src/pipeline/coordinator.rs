@@ -201,6 +201,24 @@ impl Coordinator {
         }
         match self.consumer.assign(&tpl) {
             Ok(()) => {
+                // Everything before a restored position is acknowledged:
+                // commit it too, so the group's offsets (what lag tools
+                // read) never stay behind where the tasks resume.
+                let mut covered = TopicPartitionList::new();
+                for e in tpl.elements() {
+                    if let Offset::Offset(o) = e.offset() {
+                        let _ = covered.add_partition_offset(
+                            e.topic(),
+                            e.partition(),
+                            Offset::Offset(o),
+                        );
+                    }
+                }
+                if covered.count() > 0 {
+                    if let Err(e) = self.consumer.store_offsets(&covered) {
+                        tracing::debug!(error = %e, "cannot store the restored offsets");
+                    }
+                }
                 self.assigned = true;
                 self.env.health.set_tasks_started(true);
                 tracing::info!(
