@@ -260,20 +260,48 @@ pub type Behind = (String, i32, i64, Option<i64>);
 
 impl TestKafka {
     /// The end offset of each non-empty `(topic, partition)` for `partitions`
-    /// partitions of each topic.
+    /// partitions of each topic: one past the last record read back (not
+    /// ListOffsets, which some Kafka-protocol brokers answer inexactly).
     pub fn end_offsets(&self, topics: &[String], partitions: i32) -> Vec<(String, i32, i64)> {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .create()
-            .expect("watermark reader");
         let mut out = Vec::new();
         for t in topics {
+            // One reader per topic, so an end-of-partition report (which
+            // names only the partition) is unambiguous.
+            let c: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &self.bootstrap)
+                .set("group.id", format!("{}-ends", self.prefix))
+                .set("enable.partition.eof", "true")
+                .set("fetch.wait.max.ms", "10")
+                .create()
+                .expect("end reader");
+            let mut tpl = TopicPartitionList::new();
             for p in 0..partitions {
-                let (_, hi) = c
-                    .fetch_watermarks(t, p, Duration::from_secs(10))
-                    .expect("watermarks");
-                if hi > 0 {
-                    out.push((t.clone(), p, hi));
+                tpl.add_partition_offset(t, p, Offset::Beginning)
+                    .expect("end reader offset");
+            }
+            c.assign(&tpl).expect("assign end reader");
+            let mut ends = vec![0i64; partitions as usize];
+            let mut at_end = vec![false; partitions as usize];
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while at_end.iter().any(|e| !e) {
+                assert!(
+                    Instant::now() < deadline,
+                    "reading {t} to its end timed out"
+                );
+                match c.poll(Duration::from_millis(100)) {
+                    Some(Ok(m)) => {
+                        ends[m.partition() as usize] = m.offset() + 1;
+                        at_end[m.partition() as usize] = false;
+                    }
+                    Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                        at_end[p as usize] = true;
+                    }
+                    _ => {}
+                }
+            }
+            for (p, end) in ends.into_iter().enumerate() {
+                if end > 0 {
+                    out.push((t.clone(), p as i32, end));
                 }
             }
         }
