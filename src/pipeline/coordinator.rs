@@ -26,7 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::context::PipelineConsumer;
 use super::doorbell::Doorbell;
 use super::restore::TaskImage;
-use super::task::{self, Positions, TaskEnv, TaskStart};
+use super::task::{self, InputQueue, Positions, TaskEnv, TaskStart};
 use super::watermark::CachedWatermark;
 use crate::emit;
 use crate::telemetry::events::{ConsumerLag, TasksAssigned};
@@ -129,12 +129,8 @@ impl Coordinator {
             let doorbell = Doorbell::new();
             let mut queues = Vec::new();
             for input in &self.env.inputs {
-                match self.consumer.split_partition_queue(&input.topic, p) {
-                    Some(mut q) => {
-                        let d = doorbell.clone();
-                        q.set_nonempty_callback(move || d.ring());
-                        queues.push(q);
-                    }
+                match InputQueue::split(&self.consumer, &input.topic, p, &doorbell) {
+                    Some(q) => queues.push(q),
                     None => {
                         tracing::error!(partition = p, topic = %input.topic, "cannot split the partition queue; the task will not run")
                     }

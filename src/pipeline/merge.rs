@@ -68,8 +68,9 @@ impl Merge {
         }
     }
 
-    /// Decides at `now` given the lanes (in topic order).
-    pub fn choose(&mut self, lanes: &[Lane], now: Instant) -> Choice {
+    /// Decides given the lanes (in topic order); `now` is asked for only
+    /// when a lane is behind.
+    pub fn choose(&mut self, lanes: &[Lane], now: impl FnOnce() -> Instant) -> Choice {
         let first = lanes
             .iter()
             .enumerate()
@@ -92,6 +93,7 @@ impl Merge {
         if !lanes.contains(&Lane::Behind) {
             return Choice::Take(lane);
         }
+        let now = now();
         let since = *self.blocked_since.get_or_insert(now);
         let until = since + self.max_idle;
         if now < until {
@@ -119,12 +121,12 @@ mod tests {
         let mut m = Merge::new(Duration::from_secs(10));
         let now = Instant::now();
         assert_eq!(
-            m.choose(&[head(5, 0), head(3, 9), head(4, 1)], now),
+            m.choose(&[head(5, 0), head(3, 9), head(4, 1)], || now),
             Choice::Take(1)
         );
-        assert_eq!(m.choose(&[head(3, 7), head(3, 2)], now), Choice::Take(0));
+        assert_eq!(m.choose(&[head(3, 7), head(3, 2)], || now), Choice::Take(0));
         assert_eq!(
-            m.choose(&[Lane::CaughtUp, head(8, 2), head(8, 2)], now),
+            m.choose(&[Lane::CaughtUp, head(8, 2), head(8, 2)], || now),
             Choice::Take(1)
         );
     }
@@ -134,11 +136,11 @@ mod tests {
         let mut m = Merge::new(Duration::from_secs(10));
         let now = Instant::now();
         assert_eq!(
-            m.choose(&[Lane::CaughtUp, head(9, 0), Lane::CaughtUp], now),
+            m.choose(&[Lane::CaughtUp, head(9, 0), Lane::CaughtUp], || now),
             Choice::Take(1)
         );
         assert_eq!(
-            m.choose(&[Lane::CaughtUp, Lane::CaughtUp], now),
+            m.choose(&[Lane::CaughtUp, Lane::CaughtUp], || now),
             Choice::Wait { until: None }
         );
     }
@@ -150,27 +152,27 @@ mod tests {
         let t0 = Instant::now();
         let lanes = [head(1, 0), Lane::Behind];
         assert_eq!(
-            m.choose(&lanes, t0),
+            m.choose(&lanes, || t0),
             Choice::Wait {
                 until: Some(t0 + idle)
             }
         );
         assert_eq!(
-            m.choose(&lanes, t0 + Duration::from_millis(499)),
+            m.choose(&lanes, || t0 + Duration::from_millis(499)),
             Choice::Wait {
                 until: Some(t0 + idle)
             },
             "the clock runs from the first wait, not from each call"
         );
         assert_eq!(
-            m.choose(&lanes, t0 + idle),
+            m.choose(&lanes, || t0 + idle),
             Choice::Enforced {
                 lane: 0,
                 first: true
             }
         );
         assert_eq!(
-            m.choose(&lanes, t0 + idle * 2),
+            m.choose(&lanes, || t0 + idle * 2),
             Choice::Enforced {
                 lane: 0,
                 first: false
@@ -178,9 +180,12 @@ mod tests {
         );
         // The behind lane delivers: a normal choice ends the episode and the clock.
         let later = t0 + idle * 3;
-        assert_eq!(m.choose(&[head(1, 1), head(2, 0)], later), Choice::Take(0));
         assert_eq!(
-            m.choose(&lanes, later),
+            m.choose(&[head(1, 1), head(2, 0)], || later),
+            Choice::Take(0)
+        );
+        assert_eq!(
+            m.choose(&lanes, || later),
             Choice::Wait {
                 until: Some(later + idle)
             }
@@ -192,21 +197,21 @@ mod tests {
         let idle = Duration::from_millis(100);
         let mut m = Merge::new(idle);
         let t0 = Instant::now();
-        let _ = m.choose(&[head(1, 0), Lane::Behind], t0);
+        let _ = m.choose(&[head(1, 0), Lane::Behind], || t0);
         assert_eq!(
-            m.choose(&[Lane::CaughtUp, Lane::Behind], t0 + idle * 5),
+            m.choose(&[Lane::CaughtUp, Lane::Behind], || t0 + idle * 5),
             Choice::Wait { until: None }
         );
         // Still behind: the next record does not wait another max_idle.
         assert!(matches!(
-            m.choose(&[head(1, 0), Lane::Behind], t0 + idle * 6),
+            m.choose(&[head(1, 0), Lane::Behind], || t0 + idle * 6),
             Choice::Enforced { lane: 0, .. }
         ));
         // Once it caught up, waiting starts afresh.
-        let _ = m.choose(&[Lane::CaughtUp, Lane::CaughtUp], t0 + idle * 7);
+        let _ = m.choose(&[Lane::CaughtUp, Lane::CaughtUp], || t0 + idle * 7);
         let t1 = t0 + idle * 8;
         assert_eq!(
-            m.choose(&[head(1, 0), Lane::Behind], t1),
+            m.choose(&[head(1, 0), Lane::Behind], || t1),
             Choice::Wait {
                 until: Some(t1 + idle)
             }

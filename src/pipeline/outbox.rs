@@ -212,9 +212,13 @@ impl Outbox {
     /// acknowledged. Returns the next time a retry falls due, if any.
     pub fn poll(&mut self, publisher: &Publisher, counters: &Counters) -> Option<Instant> {
         self.inbox.take(&mut self.acks);
-        let acks = std::mem::take(&mut self.acks);
-        let now_ms = crate::pipeline::wall_clock_ms();
-        for ack in acks.into_iter() {
+        let mut acks = std::mem::take(&mut self.acks);
+        let now_ms = if acks.is_empty() {
+            0
+        } else {
+            crate::pipeline::wall_clock_ms()
+        };
+        for ack in acks.drain(..) {
             match ack {
                 Ack::Delivered { seq } => {
                     if let Some(meta) = self.inflight.acknowledge(seq) {
@@ -227,6 +231,7 @@ impl Outbox {
                 }
             }
         }
+        self.acks = acks;
         if self.retries.is_empty() {
             return None;
         }

@@ -98,11 +98,40 @@ pub trait Positions {
 /// Tells the coordinator where a restored task resumes (next offset per input).
 pub type OnRestored = Box<dyn FnOnce(&[i64]) + Send>;
 
+/// One input partition's queue, split off the consumer before the
+/// partition was assigned, and the flag its non-empty callback sets.
+pub struct InputQueue {
+    pub queue: PartitionQueue<PipelineContext>,
+    /// Set (and the task's doorbell rung) when the queue goes from empty to
+    /// non-empty, so the task polls only queues that may hold something.
+    pub signal: Arc<AtomicBool>,
+}
+
+impl InputQueue {
+    /// Splits `topic` partition `partition` off `consumer`; its callback
+    /// rings `doorbell`. `None` if librdkafka does not know the partition.
+    pub fn split(
+        consumer: &Arc<super::context::PipelineConsumer>,
+        topic: &str,
+        partition: i32,
+        doorbell: &Doorbell,
+    ) -> Option<InputQueue> {
+        let mut queue = consumer.split_partition_queue(topic, partition)?;
+        let signal = Arc::new(AtomicBool::new(true));
+        let (s, d) = (signal.clone(), doorbell.clone());
+        queue.set_nonempty_callback(move || {
+            s.store(true, Ordering::Release);
+            d.ring();
+        });
+        Some(InputQueue { queue, signal })
+    }
+}
+
 /// Everything a task starts with.
 pub struct TaskStart {
     pub partition: i32,
-    /// One per input, split off the consumer before the partition was assigned.
-    pub queues: Vec<PartitionQueue<PipelineContext>>,
+    /// One per input.
+    pub queues: Vec<InputQueue>,
     /// The state this instance kept from the last time it owned the partition.
     pub parked: Option<TaskImage>,
     /// Set by the coordinator to make the task drain and stop.
@@ -155,6 +184,13 @@ struct LaneState<'q> {
     head: Option<Head<'q>>,
     /// End-of-partition reported since the last record.
     at_eof: bool,
+    /// The queue may hold more (the last poll returned something).
+    more: bool,
+    /// What an empty lane was found to be when last polled: it stays so
+    /// until the queue signals (a record or an end-of-partition report
+    /// arrives), because a fetch that moves the high watermark past the
+    /// position also delivers the records in between.
+    empty_as: Option<Lane>,
 }
 
 /// The working state of a running task.
@@ -210,7 +246,7 @@ impl<'e> Task<'e> {
     /// Takes and processes records until `stop` is set or shutdown is triggered.
     fn consume<'q>(
         &mut self,
-        queues: &'q [PartitionQueue<PipelineContext>],
+        queues: &'q [InputQueue],
         positions: &impl Positions,
         stop: &AtomicBool,
     ) {
@@ -219,6 +255,8 @@ impl<'e> Task<'e> {
             .map(|_| LaneState {
                 head: None,
                 at_eof: false,
+                more: true,
+                empty_as: None,
             })
             .collect();
         let mut view: Vec<Lane> = vec![Lane::Behind; queues.len()];
@@ -233,7 +271,7 @@ impl<'e> Task<'e> {
             for (i, q) in queues.iter().enumerate() {
                 view[i] = self.look(i, q, &mut lanes[i], positions);
             }
-            let lane = match self.merge.choose(&view, Instant::now()) {
+            let lane = match self.merge.choose(&view, Instant::now) {
                 Choice::Take(i) => i,
                 Choice::Enforced { lane, first } => {
                     if first {
@@ -278,14 +316,19 @@ impl<'e> Task<'e> {
     fn look<'q>(
         &self,
         i: usize,
-        q: &'q PartitionQueue<PipelineContext>,
+        q: &'q InputQueue,
         lane: &mut LaneState<'q>,
         positions: &impl Positions,
     ) -> Lane {
-        if lane.head.is_none() {
-            match q.poll(Duration::ZERO) {
+        // Clear the signal before polling: a record that arrives after the
+        // poll sets it again, so none is missed.
+        if lane.head.is_none() && (lane.more || q.signal.swap(false, Ordering::Acquire)) {
+            lane.more = false;
+            lane.empty_as = None;
+            match q.queue.poll(Duration::ZERO) {
                 Some(Ok(msg)) => {
                     lane.at_eof = false;
+                    lane.more = true;
                     let timestamp_ms = msg.timestamp().to_millis().unwrap_or(0);
                     let offset = msg.offset();
                     lane.head = Some(Head {
@@ -294,23 +337,34 @@ impl<'e> Task<'e> {
                         offset,
                     });
                 }
-                Some(Err(KafkaError::PartitionEOF(_))) => lane.at_eof = true,
-                Some(Err(e)) => emit!(TaskConsumerError {
-                    partition: self.partition,
-                    topic: &self.env.inputs[i].topic,
-                    error: &e.to_string()
-                }),
+                Some(Err(KafkaError::PartitionEOF(_))) => {
+                    lane.at_eof = true;
+                    lane.more = true;
+                }
+                Some(Err(e)) => {
+                    lane.more = true;
+                    emit!(TaskConsumerError {
+                        partition: self.partition,
+                        topic: &self.env.inputs[i].topic,
+                        error: &e.to_string()
+                    })
+                }
                 None => {}
             }
         }
-        match &lane.head {
-            Some(h) => Lane::Head {
+        if let Some(h) = &lane.head {
+            return Lane::Head {
                 timestamp_ms: h.timestamp_ms,
                 offset: h.offset,
-            },
-            None if lane.at_eof || self.caught_up(i, positions) => Lane::CaughtUp,
-            None => Lane::Behind,
+            };
         }
+        *lane.empty_as.get_or_insert_with(|| {
+            if lane.at_eof || self.caught_up(i, positions) {
+                Lane::CaughtUp
+            } else {
+                Lane::Behind
+            }
+        })
     }
 
     /// Whether input `i` has consumed everything its last fetch saw.
