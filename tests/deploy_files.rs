@@ -32,6 +32,7 @@ const EXPORTED_METRICS: &[&str] = &[
     "leadscore_snapshot_failures_total",
     "leadscore_enforced_merges_total",
     "leadscore_outputs_rerouted_total",
+    "leadscore_offsets_skipped_total",
 ];
 
 /// The histograms among them: only these have `_bucket`/`_sum`/`_count` series.

@@ -19,6 +19,7 @@ struct Inner {
     /// Indexed by `from * 3 + to`.
     changes: [AtomicU64; 9],
     producer_errors: AtomicU64,
+    skipped: AtomicU64,
 }
 
 impl Counters {
@@ -36,6 +37,15 @@ impl Counters {
 
     pub fn add_producer_error(&self) {
         self.inner.producer_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Offsets skipped between consecutive records (see `OffsetsSkipped`).
+    pub fn add_skipped(&self, n: u64) {
+        self.inner.skipped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn skipped(&self) -> u64 {
+        self.inner.skipped.load(Ordering::Relaxed)
     }
 
     pub fn outcome(&self, o: Outcome) -> u64 {

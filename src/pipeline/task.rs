@@ -37,9 +37,10 @@ use crate::event::EventType;
 use crate::model::Model;
 use crate::snapshot::SnapshotStore;
 use crate::telemetry::events::{
-    EnforcedMerge, LeadsInMemory, RecordDeadLettered, TaskConsumerError,
+    EnforcedMerge, LeadsInMemory, OffsetsSkipped, RecordDeadLettered, TaskConsumerError,
 };
 use crate::telemetry::health::Health;
+use crate::telemetry::throttle::LogThrottle;
 
 /// One inbound topic as a task sees it.
 #[derive(Debug, Clone)]
@@ -210,6 +211,7 @@ struct Task<'e> {
     since_snapshot: u64,
     last_capture: Instant,
     last_gauges: Instant,
+    consumer_errors: LogThrottle,
 }
 
 /// Records between two looks at the wall clock for time-based snapshots.
@@ -240,6 +242,7 @@ impl<'e> Task<'e> {
             since_snapshot: 0,
             last_capture: Instant::now(),
             last_gauges: Instant::now(),
+            consumer_errors: LogThrottle::new(Duration::from_secs(10)),
         }
     }
 
@@ -314,7 +317,7 @@ impl<'e> Task<'e> {
 
     /// The lane's state, taking a record from its queue if it has none.
     fn look<'q>(
-        &self,
+        &mut self,
         i: usize,
         q: &'q InputQueue,
         lane: &mut LaneState<'q>,
@@ -343,11 +346,14 @@ impl<'e> Task<'e> {
                 }
                 Some(Err(e)) => {
                     lane.more = true;
-                    emit!(TaskConsumerError {
-                        partition: self.partition,
-                        topic: &self.env.inputs[i].topic,
-                        error: &e.to_string()
-                    })
+                    if let Some(repeats) = self.consumer_errors.allow(Instant::now()) {
+                        emit!(TaskConsumerError {
+                            partition: self.partition,
+                            topic: &self.env.inputs[i].topic,
+                            error: &e.to_string(),
+                            repeats
+                        })
+                    }
                 }
                 None => {}
             }
@@ -389,6 +395,16 @@ impl<'e> Task<'e> {
             offset,
         } = head;
         let inp = &env.inputs[input];
+        let expected = self.next_offsets[input];
+        if expected >= 0 && offset > expected {
+            let count = (offset - expected) as u64;
+            env.counters.add_skipped(count);
+            emit!(OffsetsSkipped {
+                partition: self.partition,
+                topic: &inp.topic,
+                count
+            });
+        }
         let has_ts = msg.timestamp().to_millis().is_some();
         // The future-skew check compares with the record's own timestamp,
         // not the wall clock, so a restart decides exactly as the first run.

@@ -29,6 +29,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "leadscore_snapshot_failures_total",
     "leadscore_enforced_merges_total",
     "leadscore_outputs_rerouted_total",
+    "leadscore_offsets_skipped_total",
 ];
 
 /// Every (from, to, reason) the stage machine can produce (`engine/task.rs`:
@@ -134,6 +135,11 @@ pub fn describe_all() {
         "leadscore_enforced_merges_total",
         Unit::Count,
         "Times a task stopped waiting for an inbound partition that was behind for max_task_idle_ms and went on without it, in episodes; the processing order may then differ from a replay."
+    );
+    describe_counter!(
+        "leadscore_offsets_skipped_total",
+        Unit::Count,
+        "Offsets skipped between two consecutive records of an inbound partition, in offsets, by topic: records deleted by retention before they were read (the task was behind), compacted away, or transaction markers."
     );
     describe_counter!(
         "leadscore_outputs_rerouted_total",
@@ -416,11 +422,13 @@ impl InternalEvent for EnforcedMerge<'_> {
     }
 }
 
-/// An error the consumer reported on one of a task's partitions.
+/// An error the consumer reported on one of a task's partitions (logged
+/// at most every few seconds per task; `repeats` were not logged since).
 pub struct TaskConsumerError<'a> {
     pub partition: i32,
     pub topic: &'a str,
     pub error: &'a str,
+    pub repeats: u64,
 }
 
 impl InternalEvent for TaskConsumerError<'_> {
@@ -429,8 +437,32 @@ impl InternalEvent for TaskConsumerError<'_> {
             partition = self.partition,
             topic = self.topic,
             error = self.error,
+            repeats = self.repeats,
             "consumer error on a task partition"
         );
+    }
+}
+
+/// Offsets that were skipped between two consecutive records of a
+/// partition: deleted by retention while the task was behind (the consumer
+/// then resets to the earliest offset), compacted away, or transaction
+/// markers.
+pub struct OffsetsSkipped<'a> {
+    pub partition: i32,
+    pub topic: &'a str,
+    pub count: u64,
+}
+
+impl InternalEvent for OffsetsSkipped<'_> {
+    fn emit(self) {
+        tracing::debug!(
+            partition = self.partition,
+            topic = self.topic,
+            count = self.count,
+            "offsets skipped between consecutive records"
+        );
+        counter!("leadscore_offsets_skipped_total", "topic" => self.topic.to_string())
+            .increment(self.count);
     }
 }
 
@@ -478,6 +510,7 @@ impl InternalEvent for InboundTopics<'_> {
                 counter!("leadscore_events_total", "topic" => topic.clone(), "outcome" => outcome)
                     .increment(0);
             }
+            counter!("leadscore_offsets_skipped_total", "topic" => topic.clone()).increment(0);
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod http;
 pub mod logging;
 pub mod prometheus;
 mod snapshot_clock;
+pub mod throttle;
 
 /// Records an internal event: logs it and counts it (see [`events`]).
 #[macro_export]
