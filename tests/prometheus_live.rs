@@ -1,7 +1,7 @@
 //! The shipped dashboard and alert rules on a real Prometheus server.
 //!
 //! Prometheus (the Debian package's `prometheus`, or the binary named by
-//! `LEADSCORE_PROMETHEUS`) is started on 127.0.0.1 with
+//! `LEADSCORE_TEST_PROMETHEUS`) is started on 127.0.0.1 with
 //! `deploy/prometheus/prometheus.yml` rewritten only where a test must: the
 //! scrape targets point at the service in this process and at the test's
 //! Prometheus, scrapes and evaluations run every second, and `rule_files`
@@ -67,7 +67,7 @@ impl Prometheus {
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write prometheus.yml");
         let log = dir.path().join("prometheus.log");
-        let binary = std::env::var("LEADSCORE_PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
+        let binary = std::env::var("LEADSCORE_TEST_PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
         let child = Command::new(&binary)
@@ -81,7 +81,7 @@ impl Prometheus {
             .unwrap_or_else(|e| {
                 panic!(
                     "cannot start Prometheus ({binary}): {e}. Install the Debian package \
-                     `prometheus` or set LEADSCORE_PROMETHEUS to its binary; .ci/run does the former"
+                     `prometheus` or set LEADSCORE_TEST_PROMETHEUS to its binary; .ci/run does the former"
                 )
             });
         let mut prom = Prometheus {

@@ -1,6 +1,12 @@
 //! The service configuration: one TOML file, unknown keys rejected with the
-//! key and file named, `LEADSCORE_*` environment overrides, and a `[kafka]`
-//! table passed through to librdkafka as-is.
+//! key and file named, `LEADSCORE_*` environment overrides (`env.rs`), a
+//! `[kafka]` table passed through to librdkafka as-is, and checks of the
+//! whole (`validate.rs`) whose errors name the key and its line, or the
+//! variable that set it (`locate.rs`).
+
+mod env;
+mod locate;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -212,20 +218,51 @@ impl Default for SnapshotConfig {
     }
 }
 
+/// The HTTP endpoints (metrics, health, lead lookups).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     #[serde(default = "d_listen")]
     pub listen: SocketAddr,
+    /// A client must send a request's headers within this time.
+    #[serde(default = "d_header_timeout")]
+    pub header_timeout_secs: u64,
+    /// A request must be answered within this time (else 408).
+    #[serde(default = "d_request_timeout")]
+    pub request_timeout_secs: u64,
+    /// A connection with no request in flight is closed after this time.
+    #[serde(default = "d_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[serde(default = "d_max_connections")]
+    pub max_connections: usize,
 }
 
 fn d_listen() -> SocketAddr {
     "127.0.0.1:9464".parse().expect("valid default address")
 }
+fn d_header_timeout() -> u64 {
+    5
+}
+fn d_request_timeout() -> u64 {
+    30
+}
+fn d_idle_timeout() -> u64 {
+    60
+}
+fn d_max_connections() -> usize {
+    256
+}
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: d_listen() }
+        HttpConfig {
+            listen: d_listen(),
+            header_timeout_secs: d_header_timeout(),
+            request_timeout_secs: d_request_timeout(),
+            idle_timeout_secs: d_idle_timeout(),
+            max_connections: d_max_connections(),
+        }
     }
 }
 
@@ -234,6 +271,10 @@ impl Default for HttpConfig {
 pub struct LimitsConfig {
     #[serde(default = "d_max_bytes")]
     pub max_record_bytes: usize,
+    /// `lead_id` and `event_id` longer than this many bytes are refused
+    /// (dead-lettered), so every derived output stays small.
+    #[serde(default = "d_max_id")]
+    pub max_id_bytes: usize,
     #[serde(default = "d_skew")]
     pub max_future_skew_secs: u64,
     /// How long a task waits for a silent inbound partition before merging
@@ -249,6 +290,24 @@ pub struct LimitsConfig {
     /// again after the restart).
     #[serde(default = "d_drain")]
     pub drain_timeout_secs: u64,
+    /// How long `run` keeps trying to reach the brokers at start before it
+    /// exits with the address and the last connection error.
+    #[serde(default = "d_startup")]
+    pub startup_timeout_secs: u64,
+    /// A task that has records waiting but makes no progress for this long
+    /// makes `/readyz` answer 503.
+    #[serde(default = "d_stuck")]
+    pub stuck_after_secs: u64,
+}
+
+fn d_max_id() -> usize {
+    256
+}
+fn d_startup() -> u64 {
+    60
+}
+fn d_stuck() -> u64 {
+    60
 }
 
 fn d_in_flight() -> usize {
@@ -272,10 +331,13 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_record_bytes: d_max_bytes(),
+            max_id_bytes: d_max_id(),
             max_future_skew_secs: d_skew(),
             max_task_idle_ms: d_idle(),
             max_in_flight: d_in_flight(),
             drain_timeout_secs: d_drain(),
+            startup_timeout_secs: d_startup(),
+            stuck_after_secs: d_stuck(),
         }
     }
 }
@@ -344,7 +406,9 @@ impl Config {
         Config::parse(&text, &path.display().to_string(), env)
     }
 
-    /// Parses config text; `origin` names the file in errors.
+    /// Parses config text; `origin` names the file in errors. Every
+    /// problem is reported, each with the key and its line in the file, or
+    /// the environment variable that set it.
     pub fn parse(
         text: &str,
         origin: &str,
@@ -354,33 +418,48 @@ impl Config {
             path: origin.to_string(),
             message,
         };
+        // The file on its own first, so its errors point into it.
         let mut table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| invalid(e.to_string().trim_end().to_string()))?;
-        for (k, v) in env {
-            if let Some(rest) = k.strip_prefix("LEADSCORE_") {
-                apply_override(&mut table, rest, &v)
-                    .map_err(|m| invalid(format!("environment variable {k}: {m}")))?;
-            }
+            .map_err(|e: toml::de::Error| invalid(file_error(text, &e)))?;
+        toml::from_str::<Config>(text).map_err(|e| invalid(file_error(text, &e)))?;
+        // Then each override: an error after it is the variable's.
+        let mut from_env: BTreeMap<env::KeyPath, String> = BTreeMap::new();
+        let mut vars: Vec<(String, String)> = env.into_iter().collect();
+        vars.sort();
+        for (var, raw) in vars {
+            let path = match env::key_of(&var) {
+                Ok(Some(p)) => p,
+                Ok(None) => continue,
+                Err(m) => return Err(invalid(m)),
+            };
+            let value = env::value_of(&path, &raw);
+            env::set(&mut table, &path, value)
+                .map_err(|m| invalid(format!("environment variable {var}: {m}")))?;
+            Config::deserialize(table.clone()).map_err(|e| {
+                invalid(format!(
+                    "environment variable {var}={raw:?}: {}",
+                    friendly(e.message())
+                ))
+            })?;
+            from_env.insert(path, var);
         }
-        // Re-serialize so that errors for overridden values still name the key.
-        let merged = toml::to_string(&table).map_err(|e| invalid(e.to_string()))?;
-        let cfg: Config = toml::from_str(&merged).map_err(|e: toml::de::Error| {
-            let key = e.message().to_string();
-            invalid(describe_error(text, &e, &key))
-        })?;
-        for (k, v) in &cfg.kafka {
-            if !matches!(
-                v,
-                toml::Value::String(_)
-                    | toml::Value::Integer(_)
-                    | toml::Value::Boolean(_)
-                    | toml::Value::Float(_)
-            ) {
-                return Err(invalid(format!(
-                    "[kafka] `{k}`: librdkafka properties must be strings, numbers or booleans"
-                )));
-            }
+        let cfg = Config::deserialize(table).map_err(|e| invalid(friendly(e.message())))?;
+        let problems: Vec<String> = validate::problems(&cfg)
+            .into_iter()
+            .map(|p| {
+                let name = p.key.join(".");
+                match from_env.get(&p.key) {
+                    Some(var) => format!("environment variable {var} (`{name}`): {}", p.message),
+                    None => match locate::line_of_key(text, &p.key[0], &p.key[1]) {
+                        Some(line) => format!("line {line}: `{name}`: {}", p.message),
+                        None => format!("`{name}` (default): {}", p.message),
+                    },
+                }
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(invalid(problems.join("; ")));
         }
         Ok(cfg)
     }
@@ -400,66 +479,38 @@ impl Config {
     }
 }
 
-/// Adds the line of the offending key in the original text when it can be found.
-fn describe_error(original: &str, e: &toml::de::Error, message: &str) -> String {
-    let key = message.split('`').nth(1).unwrap_or("");
-    let line = (!key.is_empty())
-        .then(|| {
-            original
-                .lines()
-                .position(|l| l.trim_start().starts_with(key))
-                .map(|i| i + 1)
-        })
-        .flatten();
-    match line {
-        Some(l) => format!("line {l}: {message}"),
-        None => e.message().to_string(),
+/// A parse error in the file, with its line and key.
+fn file_error(text: &str, e: &toml::de::Error) -> String {
+    let message = friendly(e.message());
+    match e.span() {
+        Some(span) => {
+            let line = locate::line_of_offset(text, span.start);
+            match locate::key_at_offset(text, span.start) {
+                Some(key) => format!("line {line}: `{key}`: {message}"),
+                None => format!("line {line}: {message}"),
+            }
+        }
+        None => message,
     }
 }
 
-/// The sections an environment override may name.
-const SECTIONS: &[&str] = &[
-    "kafka",
-    "topics",
-    "model",
-    "snapshots",
-    "http",
-    "limits",
-    "log",
-];
-
-/// `KAFKA_BOOTSTRAP_SERVERS=x` sets `[kafka] "bootstrap.servers"`;
-/// `SNAPSHOTS_DIR=x` sets `[snapshots] dir`. Values parse as TOML scalars
-/// when they can (numbers, booleans), else as strings.
-fn apply_override(table: &mut toml::Table, rest: &str, value: &str) -> Result<(), String> {
-    let lower = rest.to_ascii_lowercase();
-    let Some((section, key)) = lower.split_once('_') else {
-        return Ok(());
-    };
-    // Other LEADSCORE_* variables (Kubernetes service links such as
-    // LEADSCORE_SERVICE_HOST, test settings) are not config overrides.
-    if !SECTIONS.contains(&section) {
-        return Ok(());
+/// serde's type names in words a config author uses.
+fn friendly(message: &str) -> String {
+    let m = message.trim_end();
+    let mut out = m.to_string();
+    for (from, to) in [
+        ("expected usize", "expected a whole number of at least 0"),
+        ("expected u64", "expected a whole number of at least 0"),
+        ("expected u32", "expected a whole number of at least 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+    ] {
+        out = out.replace(from, to);
     }
-    let key = if section == "kafka" {
-        key.replace('_', ".")
-    } else {
-        key.to_string()
-    };
-    let parsed: toml::Value = match format!("v = {value}").parse::<toml::Table>() {
-        Ok(mut t) if section != "kafka" => t
-            .remove("v")
-            .unwrap_or_else(|| toml::Value::String(value.to_string())),
-        _ => toml::Value::String(value.to_string()),
-    };
-    let entry = table
-        .entry(section.to_string())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    let toml::Value::Table(t) = entry else {
-        return Err(format!("`{section}` is not a table"));
-    };
-    t.insert(key, parsed);
-    Ok(())
+    if out.starts_with("unknown variant") {
+        out.push_str(" (the value is case-sensitive)");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -491,11 +542,7 @@ mod tests {
                 "0.0.0.0:1234".to_string(),
             ),
             ("OTHER".to_string(), "x".to_string()),
-            ("LEADSCORE_SERVICE_HOST".to_string(), "10.0.0.1".to_string()),
-            (
-                "LEADSCORE_PORT".to_string(),
-                "tcp://10.0.0.1:9464".to_string(),
-            ),
+            ("LEADSCORE_TEST_BROKERS".to_string(), "x:1".to_string()),
         ];
         let c = Config::parse("[kafka]\n\"group.id\" = \"g\"\n", "c.toml", env).unwrap();
         let props = c.kafka_properties();
@@ -526,5 +573,123 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(bad.contains("avro"), "{bad}");
+    }
+
+    fn err(text: &str, env: &[(&str, &str)]) -> String {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::parse(text, "c.toml", env).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_line() {
+        let e = err("[log]\nlevel = \"loud\"\n", &[]);
+        assert!(
+            e.contains("c.toml") && e.contains("line 2") && e.contains("log.level"),
+            "{e}"
+        );
+        let e = err("[limits]\nmax_record_bytes = 0\n", &[]);
+        assert!(
+            e.contains("line 2")
+                && e.contains("limits.max_record_bytes")
+                && e.contains("at least 1"),
+            "{e}"
+        );
+        let e = err("\n[snapshots]\nkeep = 0\n", &[]);
+        assert!(e.contains("line 3") && e.contains("snapshots.keep"), "{e}");
+        let e = err("[limits]\nmax_record_bytes = \"big\"\n", &[]);
+        assert!(
+            e.contains("line 2")
+                && e.contains("[limits] max_record_bytes")
+                && e.contains("whole number"),
+            "{e}"
+        );
+        let e = err(
+            "[topics]\npage_view = { name = \"pv\", format = \"avro\" }\n",
+            &[],
+        );
+        assert!(
+            e.contains("line 2") && e.contains("[topics] page_view") && e.contains("avro"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn several_problems_are_reported_at_once() {
+        let e = err("[limits]\nmax_in_flight = 0\n[snapshots]\nkeep = 0\n", &[]);
+        assert!(
+            e.contains("limits.max_in_flight") && e.contains("snapshots.keep"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn override_errors_name_the_variable_not_the_file() {
+        let e = err("", &[("LEADSCORE_LIMITS_MAX_RECORD_BYTES", "big")]);
+        assert!(
+            e.contains("LEADSCORE_LIMITS_MAX_RECORD_BYTES") && !e.contains("line"),
+            "{e}"
+        );
+        let e = err("", &[("LEADSCORE_SNAPSHOTS_KEEP", "0")]);
+        assert!(
+            e.contains("environment variable LEADSCORE_SNAPSHOTS_KEEP"),
+            "{e}"
+        );
+        let e = err("", &[("LEADSCORE_SNAPSHOT_DIR", "/x")]);
+        assert!(
+            e.contains("LEADSCORE_SNAPSHOT_DIR") && e.contains("LEADSCORE_SNAPSHOTS_DIR"),
+            "{e}"
+        );
+        let e = err("", &[("LEADSCORE_SERVICE_HOST", "10.0.0.1")]);
+        assert!(e.contains("LEADSCORE_SERVICE_HOST"), "{e}");
+    }
+
+    #[test]
+    fn topics_must_not_repeat_or_feed_the_output_back() {
+        let e = err(
+            "[topics]\npage_view = { name = \"a\" }\ndownload = { name = \"a\" }\n",
+            &[],
+        );
+        assert!(
+            e.contains("line 3") && e.contains("topics.download") && e.contains("topics.page_view"),
+            "{e}"
+        );
+        let e = err("[topics]\ndead_letter = \"events.form\"\n", &[]);
+        assert!(
+            e.contains("topics.dead_letter") && e.contains("form"),
+            "{e}"
+        );
+        let e = err(
+            "[topics]\nstage_changes = { name = \"events.page_view\" }\n",
+            &[],
+        );
+        assert!(e.contains("topics.stage_changes"), "{e}");
+        let e = err("[topics]\ndead_letter = \"leadscore.stage_changes\"\n", &[]);
+        assert!(e.contains("must differ"), "{e}");
+    }
+
+    #[test]
+    fn every_override_key_is_a_config_key() {
+        for k in env::KEYS {
+            let (section, key) = k.split_once('.').unwrap();
+            let value = match *k {
+                "topics.form" | "topics.profile" => "false".to_string(),
+                k if env::TOPIC_TABLES.iter().any(|t| k == format!("topics.{t}")) => {
+                    "{ name = \"x.y\" }".to_string()
+                }
+                "topics.dead_letter" | "snapshots.dir" | "model.file" => "\"x\"".into(),
+                "http.listen" => "\"127.0.0.1:1\"".into(),
+                "snapshots.on_model_change" => "\"refuse\"".into(),
+                "snapshots.enabled" => "true".into(),
+                "log.format" => "\"json\"".into(),
+                "log.level" => "\"debug\"".into(),
+                "limits.max_record_bytes" => "700".into(),
+                _ => "7".into(),
+            };
+            let text = format!("[{section}]\n{key} = {value}\n");
+            Config::parse(&text, "c.toml", []).unwrap_or_else(|e| panic!("{k}: {e}"));
+        }
     }
 }
