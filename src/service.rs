@@ -60,7 +60,16 @@ pub fn serve(
     let sd = shutdown.clone();
     let http_stop = async move { sd.wait().await };
     let (addr, http_task) = runtime
-        .block_on(http::serve(config.http.listen, router, http_stop))
+        .block_on(http::serve(
+            config.http.listen,
+            router,
+            http::HttpLimits {
+                header_timeout: Duration::from_secs(config.http.header_timeout_secs),
+                request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+                max_connections: config.http.max_connections,
+            },
+            http_stop,
+        ))
         .map_err(|source| ServiceError::Listen {
             addr: config.http.listen,
             source,

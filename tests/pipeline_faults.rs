@@ -212,3 +212,85 @@ fn broker_outage_flips_readiness_and_loses_no_change() {
     }
     svc.stop();
 }
+
+#[test]
+fn a_task_that_cannot_get_its_changes_out_makes_readyz_say_so() {
+    let s = split_cluster();
+    let config = s.config_with("[limits]\nstuck_after_secs = 2\n");
+    let svc = s.start_with(config, leadscore::model::Model::builtin());
+    svc.wait_ready(Duration::from_secs(30));
+    s.kafka.mock().broker_down(2).expect("broker 2 down");
+    s.produce_lines(&[contact_us(0, T0)]);
+    let mut body = String::new();
+    wait_until(
+        Duration::from_secs(30),
+        "/readyz to report the stuck task",
+        || {
+            let (code, b) = http_get(svc.addr, "/readyz");
+            body = b;
+            code == 503
+        },
+    );
+    assert!(
+        body.contains("no progress") && body.contains("partitions 0"),
+        "{body}"
+    );
+    s.kafka.mock().broker_up(2).expect("broker 2 up");
+    svc.wait_ready(Duration::from_secs(60));
+    svc.stop();
+}
+
+#[test]
+fn a_lost_group_session_makes_readyz_say_so_until_the_partitions_are_back() {
+    let s = split_cluster();
+    let svc = s.start();
+    svc.wait_ready(Duration::from_secs(30));
+    // The group coordinator (and the inbound leaders) go away for longer
+    // than the session timeout (6 s in the test config); other brokers stay.
+    s.kafka.mock().broker_down(1).expect("broker 1 down");
+    let mut body = String::new();
+    wait_until(
+        Duration::from_secs(40),
+        "/readyz to report the lost session",
+        || {
+            let (code, b) = http_get(svc.addr, "/readyz");
+            body = b;
+            code == 503 && body.contains("session")
+        },
+    );
+    s.kafka.mock().broker_up(1).expect("broker 1 up");
+    svc.wait_ready(Duration::from_secs(60));
+    svc.stop();
+}
+
+#[test]
+fn failing_snapshot_writes_make_readyz_say_so() {
+    let s = Setup::on(TestKafka::mock_cluster(1), 1);
+    // The task's snapshot directory cannot be created: a file is in its way.
+    std::fs::write(s.snapshots.path().join("task-00000"), b"in the way").expect("blocker");
+    let config = s.config_with("[limits]\nstuck_after_secs = 2\n");
+    let svc = s.start_with(config, leadscore::model::Model::builtin());
+    svc.wait_ready(Duration::from_secs(30));
+    s.produce_lines(&[contact_us(0, T0)]);
+    let mut body = String::new();
+    wait_until(
+        Duration::from_secs(30),
+        "/readyz to report failing snapshots",
+        || {
+            let (code, b) = http_get(svc.addr, "/readyz");
+            body = b;
+            code == 503
+        },
+    );
+    assert!(body.contains("snapshot writes have been failing"), "{body}");
+    let (_, metrics) = http_get(svc.addr, "/metrics");
+    let failures = metrics
+        .lines()
+        .find(|l| l.starts_with("leadscore_snapshot_failures_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(failures >= 1.0, "{metrics}");
+    svc.handles.shutdown.trigger();
+    let _ = svc.thread.join();
+}

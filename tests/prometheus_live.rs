@@ -67,7 +67,8 @@ impl Prometheus {
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write prometheus.yml");
         let log = dir.path().join("prometheus.log");
-        let binary = std::env::var("LEADSCORE_TEST_PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
+        let binary =
+            std::env::var("LEADSCORE_TEST_PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
         let child = Command::new(&binary)

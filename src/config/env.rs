@@ -24,7 +24,6 @@ pub const KEYS: &[&str] = &[
     "http.listen",
     "http.header_timeout_secs",
     "http.request_timeout_secs",
-    "http.idle_timeout_secs",
     "http.max_connections",
     "limits.max_record_bytes",
     "limits.max_id_bytes",

@@ -224,15 +224,13 @@ impl Default for SnapshotConfig {
 pub struct HttpConfig {
     #[serde(default = "d_listen")]
     pub listen: SocketAddr,
-    /// A client must send a request's headers within this time.
+    /// A client must send a request's headers within this time; a kept-alive
+    /// connection that sends no next request within it is closed.
     #[serde(default = "d_header_timeout")]
     pub header_timeout_secs: u64,
     /// A request must be answered within this time (else 408).
     #[serde(default = "d_request_timeout")]
     pub request_timeout_secs: u64,
-    /// A connection with no request in flight is closed after this time.
-    #[serde(default = "d_idle_timeout")]
-    pub idle_timeout_secs: u64,
     /// Connections served at once; more wait to be accepted.
     #[serde(default = "d_max_connections")]
     pub max_connections: usize,
@@ -247,9 +245,6 @@ fn d_header_timeout() -> u64 {
 fn d_request_timeout() -> u64 {
     30
 }
-fn d_idle_timeout() -> u64 {
-    60
-}
 fn d_max_connections() -> usize {
     256
 }
@@ -260,7 +255,6 @@ impl Default for HttpConfig {
             listen: d_listen(),
             header_timeout_secs: d_header_timeout(),
             request_timeout_secs: d_request_timeout(),
-            idle_timeout_secs: d_idle_timeout(),
             max_connections: d_max_connections(),
         }
     }

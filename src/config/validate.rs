@@ -56,7 +56,6 @@ pub fn problems(c: &Config) -> Vec<Problem> {
         c.http.request_timeout_secs,
         1,
     );
-    at_least("http", "idle_timeout_secs", c.http.idle_timeout_secs, 1);
     at_least("http", "max_connections", c.http.max_connections as u64, 1);
     if c.limits.max_id_bytes > c.limits.max_record_bytes {
         out.push(Problem {

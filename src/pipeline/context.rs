@@ -53,6 +53,7 @@ impl ClientContext for PipelineContext {
         for (name, topic) in &stats.topics {
             for (p, part) in &topic.partitions {
                 if *p >= 0 && part.consumer_lag >= 0 && part.fetch_state == "active" {
+                    self.health.set_lag(name, *p, part.consumer_lag);
                     emit!(ConsumerLag {
                         topic: name,
                         partition: *p,
@@ -100,6 +101,9 @@ impl ConsumerContext for PipelineContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                if base.assignment_lost() {
+                    self.health.set_session_lost();
+                }
                 self.revoke();
                 if let Err(e) = base.unassign() {
                     tracing::error!(error = %e, "unassign failed");

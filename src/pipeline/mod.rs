@@ -99,7 +99,7 @@ pub fn run(
     let partitions = topics::check_copartitioned(
         &kafka_config::admin(config),
         &topic_names,
-        Duration::from_secs(30),
+        Duration::from_secs(config.limits.startup_timeout_secs),
     )?;
     tracing::info!(partitions, topics = ?topic_names, model = %model.version, "inbound topics are co-partitioned");
 

@@ -40,6 +40,7 @@ use crate::telemetry::events::{
     EnforcedMerge, LeadsInMemory, OffsetsSkipped, RecordDeadLettered, TaskConsumerError,
 };
 use crate::telemetry::health::Health;
+use crate::telemetry::readiness::TaskProgress;
 use crate::telemetry::throttle::LogThrottle;
 
 /// One inbound topic as a task sees it.
@@ -160,7 +161,8 @@ pub fn run(env: Arc<TaskEnv>, positions: impl Positions, start: TaskStart) -> Op
     let (image, _source) = restore(&env, partition, parked);
     on_restored(&image.next_offsets);
     env.health.add_task(partition, image.state.leads.clone());
-    let mut task = Task::new(&env, partition, image, doorbell);
+    let progress = env.health.track_task(partition);
+    let mut task = Task::new(&env, partition, image, doorbell, progress);
     task.consume(&queues, &positions, &stop);
     let parked = task.drain(&positions);
     env.health.remove_task(partition);
@@ -212,6 +214,10 @@ struct Task<'e> {
     last_capture: Instant,
     last_gauges: Instant,
     consumer_errors: LogThrottle,
+    /// What readiness knows of this task.
+    progress: Arc<TaskProgress>,
+    /// Records processed or outputs acknowledged since `progress` was told.
+    progressed: bool,
 }
 
 /// Records between two looks at the wall clock for time-based snapshots.
@@ -220,7 +226,13 @@ const CLOCK_EVERY: u64 = 1024;
 const TALLY_EVERY: u64 = 4096;
 
 impl<'e> Task<'e> {
-    fn new(env: &'e TaskEnv, partition: i32, image: TaskImage, doorbell: Doorbell) -> Task<'e> {
+    fn new(
+        env: &'e TaskEnv,
+        partition: i32,
+        image: TaskImage,
+        doorbell: Doorbell,
+        progress: Arc<TaskProgress>,
+    ) -> Task<'e> {
         let inbox = Arc::new(super::delivery::AckInbox::new(doorbell.clone()));
         Task {
             env,
@@ -243,6 +255,8 @@ impl<'e> Task<'e> {
             last_capture: Instant::now(),
             last_gauges: Instant::now(),
             consumer_errors: LogThrottle::new(Duration::from_secs(10)),
+            progress,
+            progressed: false,
         }
     }
 
@@ -268,7 +282,10 @@ impl<'e> Task<'e> {
             let retry_at = self.settle(positions);
             if self.outbox.window_ref().is_full() {
                 // Back-pressure: wait for acknowledgements, not for records.
-                self.pause(retry_at.map(|t| t.saturating_duration_since(Instant::now())));
+                self.pause(
+                    true,
+                    retry_at.map(|t| t.saturating_duration_since(Instant::now())),
+                );
                 continue;
             }
             for (i, q) in queues.iter().enumerate() {
@@ -298,14 +315,17 @@ impl<'e> Task<'e> {
                         let r = r.saturating_duration_since(now);
                         wait = Some(wait.map_or(r, |w| w.min(r)));
                     }
-                    self.pause(wait);
+                    // Blocked when a record waits for a partition that is behind.
+                    self.pause(until.is_some(), wait);
                     continue;
                 }
             };
             let head = lanes[lane].head.take().expect("the chosen lane has a head");
             self.process(lane, head);
             taken += 1;
+            self.progressed = true;
             if taken % CLOCK_EVERY == 0 || self.since_snapshot >= self.env.snapshot_every_events {
+                self.progress.advanced();
                 self.maybe_capture(false);
                 self.refresh_gauges();
             }
@@ -480,9 +500,12 @@ impl<'e> Task<'e> {
     /// retry is due.
     fn settle(&mut self, positions: &impl Positions) -> Option<std::time::Instant> {
         let retry_at = self.outbox.poll(&self.env.publisher, &self.env.counters);
-        self.outbox
-            .window()
-            .drain_covered(|input, offset| positions.store_offset(input, offset));
+        let mut covered = false;
+        self.outbox.window().drain_covered(|input, offset| {
+            covered = true;
+            positions.store_offset(input, offset)
+        });
+        self.progressed |= covered;
         if let Some(due) = self.due.take() {
             if self.outbox.window_ref().acknowledged_below(due.needs) {
                 if let Some(w) = &self.env.writer {
@@ -495,10 +518,19 @@ impl<'e> Task<'e> {
         retry_at
     }
 
-    /// Nothing to do: flush counts, refresh gauges, capture if due, then
+    /// Nothing to do (or nothing that can be done: `blocked`, records wait):
+    /// flush counts, tell readiness, refresh gauges, capture if due, then
     /// sleep until rung or `max` passes (at most a second, for the gauges).
-    fn pause(&mut self, max: Option<Duration>) {
+    fn pause(&mut self, blocked: bool, max: Option<Duration>) {
         self.tally.flush(&self.env.inputs, &self.env.counters);
+        if std::mem::take(&mut self.progressed) {
+            self.progress.advanced();
+        }
+        // Outputs waiting for their acknowledgement are work too.
+        self.progress
+            .set_blocked(blocked || !self.outbox.window_ref().is_settled());
+        self.progress
+            .set_snapshot_failing(self.snapshots.failing_since());
         self.maybe_capture(false);
         self.refresh_gauges();
         let cap = Duration::from_secs(1);

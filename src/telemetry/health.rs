@@ -1,12 +1,14 @@
 //! Liveness and readiness shared between the pipeline and `/readyz`.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::emit;
 use crate::engine::LeadMap;
 use crate::telemetry::events::{InboundTopics, Readiness, TaskStarted, TaskStopped};
+use crate::telemetry::readiness::{self, TaskProgress};
 use dashmap::DashMap;
 
 /// What `/readyz` and `/leads/{id}` read. A cheap handle (`Arc` inside).
@@ -27,6 +29,15 @@ struct Inner {
     leads: DashMap<i32, Arc<LeadMap>>,
     /// Inbound topic names, for the per-partition series of a new task.
     topics: Mutex<Vec<String>>,
+    /// Set when the group session was lost (revoked as lost), until the
+    /// next assignment is restored.
+    session_lost: AtomicBool,
+    /// What each running task reports, by partition.
+    progress: DashMap<i32, Arc<TaskProgress>>,
+    /// Consumer lag by (topic, partition), from the client's statistics.
+    lag: DashMap<(String, i32), i64>,
+    /// `[limits] stuck_after_secs`, in seconds (60 until configured).
+    stuck_after_secs: AtomicU64,
 }
 
 impl Default for Health {
@@ -44,6 +55,7 @@ impl Health {
             inner: Arc::new(Inner::default()),
         };
         h.inner.broker_up.store(true, Ordering::SeqCst);
+        h.inner.stuck_after_secs.store(60, Ordering::SeqCst);
         emit!(Readiness(false));
         h
     }
@@ -60,24 +72,79 @@ impl Health {
             .collect();
         emit!(InboundTopics(&topics));
         *self.inner.topics.lock().unwrap_or_else(|e| e.into_inner()) = topics;
+        self.inner
+            .stuck_after_secs
+            .store(config.limits.stuck_after_secs, Ordering::SeqCst);
         self.publish();
     }
 
-    /// Ready: tasks restored and running, and the broker reachable.
-    pub fn is_ready(&self) -> bool {
-        self.inner.tasks_started.load(Ordering::SeqCst)
-            && self.inner.broker_up.load(Ordering::SeqCst)
+    /// `Ok` when ready (see `readiness.rs`), else why not.
+    pub fn readiness(&self) -> Result<(), String> {
+        let now = Instant::now();
+        let tasks = self
+            .inner
+            .progress
+            .iter()
+            .map(|e| {
+                let p = *e.key();
+                let lag: i64 = self
+                    .inner
+                    .lag
+                    .iter()
+                    .filter(|l| l.key().1 == p)
+                    .map(|l| *l.value())
+                    .sum();
+                (p, e.value().view(now, lag))
+            })
+            .collect();
+        readiness::decide(&readiness::Inputs {
+            broker_up: self.inner.broker_up.load(Ordering::SeqCst),
+            session_lost: self.inner.session_lost.load(Ordering::SeqCst),
+            restored: self.inner.tasks_started.load(Ordering::SeqCst),
+            tasks,
+            stuck_after: Duration::from_secs(self.inner.stuck_after_secs.load(Ordering::SeqCst)),
+        })
     }
 
-    /// Exports the current readiness as `leadscore_ready`.
-    fn publish(&self) {
+    /// Ready: see [`Health::readiness`].
+    pub fn is_ready(&self) -> bool {
+        self.readiness().is_ok()
+    }
+
+    /// Exports the current readiness as `leadscore_ready` (also called
+    /// before each scrape, since a stuck task turns it false with time).
+    pub fn publish(&self) {
         emit!(Readiness(self.is_ready()));
     }
 
-    /// Records whether this instance's tasks are restored and running.
+    /// Records whether this instance's tasks are restored and running; a
+    /// restored assignment ends a lost session.
     pub fn set_tasks_started(&self, v: bool) {
         self.inner.tasks_started.store(v, Ordering::SeqCst);
+        if v {
+            self.inner.session_lost.store(false, Ordering::SeqCst);
+        }
         self.publish();
+    }
+
+    /// The group revoked the assignment as lost (session timeout).
+    pub fn set_session_lost(&self) {
+        if !self.inner.session_lost.swap(true, Ordering::SeqCst) {
+            tracing::warn!("consumer group session lost; not ready until the partitions are assigned and restored again");
+        }
+        self.publish();
+    }
+
+    /// A task started: the handle it reports its progress through.
+    pub fn track_task(&self, partition: i32) -> Arc<TaskProgress> {
+        let p = Arc::new(TaskProgress::new());
+        self.inner.progress.insert(partition, p.clone());
+        p
+    }
+
+    /// The consumer lag of one inbound partition (statistics).
+    pub fn set_lag(&self, topic: &str, partition: i32, lag: i64) {
+        self.inner.lag.insert((topic.to_string(), partition), lag);
     }
 
     /// Records whether a broker is reachable; logs each change once.
@@ -113,6 +180,8 @@ impl Health {
     /// Forgets a stopped task.
     pub fn remove_task(&self, partition: i32) {
         emit!(TaskStopped { partition });
+        self.inner.progress.remove(&partition);
+        self.inner.lag.retain(|k, _| k.1 != partition);
         self.inner.leads.remove(&partition);
         self.inner
             .tasks

@@ -6,6 +6,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod prometheus;
+pub mod readiness;
 mod snapshot_clock;
 pub mod throttle;
 
