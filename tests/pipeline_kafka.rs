@@ -20,6 +20,7 @@ use leadscore::model::Model;
 use leadscore::snapshot::SnapshotStore;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rdkafka::message::Headers;
 use rdkafka::Message;
 use serde_json::Value;
 
@@ -532,4 +533,150 @@ fn change_ids_survive_a_different_arrival_order() {
         filtered(&rb),
         "filter verdict totals do not depend on arrival order"
     );
+}
+
+#[test]
+fn records_too_large_for_the_producer_are_dead_lettered_truncated_and_the_partition_keeps_flowing()
+{
+    let s = Setup::new(1);
+    let t0 = 1_788_000_000_000i64;
+    let form = s.topic_of(EventType::Form);
+    // Our producer accepts at most 20 000 bytes; the input limit is larger.
+    let mut config = s.config_with("[limits]\nmax_record_bytes = 60000\nmax_id_bytes = 40000\n");
+    config
+        .kafka
+        .insert("message.max.bytes".into(), toml::Value::Integer(20_000));
+    let poison = vec![b'x'; 40_000];
+    s.kafka.produce(&form, "lead-p", &poison, t0);
+    let big_lead = "L".repeat(30_000);
+    let big = event(
+        "big-1",
+        &big_lead,
+        t0 + 1,
+        "form",
+        r#","form":"contact_us""#,
+    );
+    s.kafka.produce(&form, &big_lead, big.as_bytes(), t0 + 1);
+    let after = event(
+        "after-1",
+        "lead-after",
+        t0 + 2,
+        "form",
+        r#","form":"contact_us""#,
+    );
+    s.kafka
+        .produce(&form, "lead-after", after.as_bytes(), t0 + 2);
+    s.kafka.flush();
+    let svc = s.start_with(config, Model::builtin());
+
+    let out = s
+        .kafka
+        .read_all(&s.kafka.topic("stage_changes"), 1, Duration::from_secs(60));
+    assert_eq!(out.len(), 1, "the record after the poison ones was scored");
+    assert_eq!(out[0].key(), Some(&b"lead-after"[..]));
+
+    let dlq = s
+        .kafka
+        .read_all(&s.kafka.topic("dlq"), 2, Duration::from_secs(30));
+    assert_eq!(dlq.len(), 2, "both poison records are dead-lettered");
+    let truncated = dlq
+        .iter()
+        .find(|m| {
+            headers(m)
+                .get("leadscore.source.offset")
+                .map(String::as_str)
+                == Some("0")
+        })
+        .expect("the oversized input");
+    let h = headers(truncated);
+    assert_eq!(h["leadscore.truncated"], "true");
+    assert_eq!(
+        h["leadscore.original.bytes"].parse::<usize>().unwrap() >= 40_000,
+        true
+    );
+    assert!(h["leadscore.error"].contains("payload"), "{h:?}");
+    let n = truncated.payload().unwrap().len();
+    assert!(
+        n < 20_000 && poison.starts_with(truncated.payload().unwrap()),
+        "cut to fit: {n}"
+    );
+    let rerouted = dlq
+        .iter()
+        .find(|m| headers(m).contains_key("leadscore.intended.topic"))
+        .expect("the stage change too large to publish");
+    let h = headers(rerouted);
+    assert_eq!(
+        h["leadscore.intended.topic"],
+        s.kafka.topic("stage_changes")
+    );
+    assert!(h["leadscore.error"].contains("refused"), "{h:?}");
+    assert_eq!(http_get(svc.addr, "/readyz").0, 200);
+    let (_, metrics) = http_get(svc.addr, "/metrics");
+    for action in ["truncated", "dead_lettered"] {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with("leadscore_outputs_rerouted_total") && l.contains(action))
+            .unwrap_or_default();
+        assert!(line.ends_with(" 1"), "{action}: {line}");
+    }
+    svc.stop();
+}
+
+#[test]
+fn null_values_and_forged_headers_are_dead_lettered_as_they_came_with_our_reason() {
+    let s = Setup::new(1);
+    let t0 = 1_788_000_000_000i64;
+    let form = s.topic_of(EventType::Form);
+    s.kafka
+        .produce_with(&form, "lead-t", None, &[("trace", "abc")], t0);
+    s.kafka.produce_with(
+        &form,
+        "lead-f",
+        Some(b"{not json"),
+        &[
+            ("leadscore.error", "forged"),
+            ("leadscore.source.offset", "999"),
+        ],
+        t0 + 1,
+    );
+    s.kafka.flush();
+    let svc = s.start();
+    let dlq = s
+        .kafka
+        .read_all(&s.kafka.topic("dlq"), 2, Duration::from_secs(60));
+    assert_eq!(dlq.len(), 2);
+    let tomb = dlq
+        .iter()
+        .find(|m| m.key() == Some(&b"lead-t"[..]))
+        .unwrap();
+    assert_eq!(tomb.payload(), None, "a null value stays null");
+    let h = headers(tomb);
+    assert_eq!(h["trace"], "abc", "other headers are kept");
+    assert!(h["leadscore.error"].contains("null"), "{h:?}");
+    let forged = dlq
+        .iter()
+        .find(|m| m.key() == Some(&b"lead-f"[..]))
+        .unwrap();
+    let all: Vec<(String, String)> = forged
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| {
+                    (
+                        x.key.to_string(),
+                        String::from_utf8_lossy(x.value.unwrap_or_default()).to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let reasons: Vec<&String> = all
+        .iter()
+        .filter(|(k, _)| k == "leadscore.error")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(reasons.len(), 1, "only our reason: {all:?}");
+    assert_ne!(reasons[0], "forged");
+    assert!(all.contains(&("leadscore.source.offset".to_string(), "1".to_string())));
+    svc.stop();
 }

@@ -146,6 +146,34 @@ impl TestKafka {
         );
     }
 
+    /// Produces one record with a value that may be null and headers,
+    /// partitioned by key.
+    pub fn produce_with(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: Option<&[u8]>,
+        headers: &[(&str, &str)],
+        timestamp_ms: i64,
+    ) {
+        let h = headers
+            .iter()
+            .fold(rdkafka::message::OwnedHeaders::new(), |h, (k, v)| {
+                h.insert(rdkafka::message::Header {
+                    key: k,
+                    value: Some(*v),
+                })
+            });
+        let mut rec = BaseRecord::to(topic)
+            .key(key)
+            .headers(h)
+            .timestamp(timestamp_ms);
+        if let Some(p) = payload {
+            rec = rec.payload(p);
+        }
+        self.send(rec);
+    }
+
     /// Produces one record to an explicit partition.
     pub fn produce_to(
         &self,
