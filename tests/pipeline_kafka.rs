@@ -590,10 +590,7 @@ fn records_too_large_for_the_producer_are_dead_lettered_truncated_and_the_partit
         .expect("the oversized input");
     let h = headers(truncated);
     assert_eq!(h["leadscore.truncated"], "true");
-    assert_eq!(
-        h["leadscore.original.bytes"].parse::<usize>().unwrap() >= 40_000,
-        true
-    );
+    assert!(h["leadscore.original.bytes"].parse::<usize>().unwrap() >= 40_000);
     assert!(h["leadscore.error"].contains("payload"), "{h:?}");
     let n = truncated.payload().unwrap().len();
     assert!(
