@@ -181,7 +181,7 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
     )
     .expect("write config");
 
-    let mut child = disrupt(&config);
+    let mut child = KillOnDrop(disrupt(&config));
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut seen: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut stalled = 0;
@@ -235,9 +235,9 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
         std::thread::sleep(Duration::from_millis(200));
     }
     unsafe {
-        libc_kill(child.id() as i32, 15);
+        libc_kill(child.0.id() as i32, 15);
     }
-    let status = child.wait().expect("wait for graceful stop");
+    let status = child.0.wait().expect("wait for graceful stop");
     assert!(status.success(), "graceful stop after SIGTERM: {status:?}");
 
     let seen_ids: BTreeSet<String> = seen.keys().cloned().collect();
@@ -276,6 +276,17 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
             assert_eq!(*got, *e.value(), "partition {p}: lead {} differs", e.key());
         }
         assert_eq!(restored.watermark_ms, expected.watermark_ms);
+    }
+}
+
+/// The instance left running: killed if the test fails before stopping it,
+/// so no process outlives its test.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
