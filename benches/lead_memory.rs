@@ -103,7 +103,7 @@ fn measure(leads: u64, typical: bool) {
         leads,
         if typical { "typical history, 5 events" } else { "one page view" },
         total as f64 / leads as f64,
-        state.seen.len(),
+        state.seen().len(),
         elapsed.as_secs_f64()
     );
     assert_eq!(state.lead_count() as u64, leads);

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use common::*;
-use leadscore::engine::{Outcome, Slot, StageChange, TaskState};
+use leadscore::engine::{Outcome, StageChange, TaskState};
 use leadscore::event::{AssetKind, Event, EventBody, FormKind, Profile, WebContext, WebinarAction};
 use leadscore::model::Model;
 use proptest::prelude::*;
@@ -164,26 +164,17 @@ struct Final {
 
 fn finals(model: &Model, state: &TaskState, at_ms: i64) -> BTreeMap<String, Final> {
     state
-        .leads
-        .iter()
-        .map(|entry| {
-            let lead = entry.value();
+        .lead_states()
+        .into_iter()
+        .map(|lead| {
             let s = lead.score_at(model, at_ms);
-            let counts = lead
-                .slots
-                .iter()
-                .filter_map(|slot| match *slot {
-                    Slot::Rule { rule, count, .. } if count > 0 => Some((rule, count)),
-                    _ => None,
-                })
-                .collect();
             (
-                entry.key().to_string(),
+                lead.lead_id(),
                 Final {
                     total: s.total,
                     behavior: s.behavior,
                     fit: s.fit,
-                    counts,
+                    counts: lead.credited_counts(model),
                     signals: lead.active_signals(model, at_ms),
                 },
             )
@@ -384,13 +375,13 @@ proptest! {
                     prop_assert!(r.points.is_finite(), "{:?}", c);
                 }
             }
-            let now = state.watermark_ms;
-            for entry in state.leads.iter() {
-                for at in [now, now + 365 * DAY, entry.value().last_event_ms] {
-                    let s = entry.value().score_at(&model, at);
+            let now = state.watermark_ms();
+            for lead in state.lead_states() {
+                for at in [now, now + 365 * DAY, lead.last_event_ms()] {
+                    let s = lead.score_at(&model, at);
                     prop_assert!(
                         s.total.is_finite() && s.behavior.is_finite() && s.fit.is_finite(),
-                        "{}: {:?}", entry.key(), s
+                        "{}: {:?}", lead.lead_id(), s
                     );
                 }
             }

@@ -392,8 +392,15 @@ fn maybe_snapshot(
         .zip(next_offsets)
         .map(|(i, o)| (i.topic.clone(), *o))
         .collect();
-    let captured =
-        SnapshotStore::capture(w.partition, state, &offsets, &env.model.version, now_ms());
+    // One capture per task at a time: skip this one while the previous is
+    // still being encoded, unless it is the last (then wait for it).
+    let captured = loop {
+        match SnapshotStore::capture(w.partition, state, &offsets, &env.model.version, now_ms()) {
+            Some(c) => break c,
+            None if force => std::thread::sleep(Duration::from_millis(1)),
+            None => return,
+        }
+    };
     w.submit(captured, force);
     *since = 0;
     *last = Instant::now();

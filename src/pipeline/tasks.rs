@@ -198,7 +198,7 @@ impl TaskManager {
             if queues.len() != self.env.inputs.len() {
                 continue;
             }
-            self.env.health.add_task(p, state.leads.clone());
+            self.env.health.add_task(p, state.lookup());
             let stop = Arc::new(AtomicBool::new(false));
             let env = self.env.clone();
             let c = consumer.clone();

@@ -27,6 +27,7 @@ pub(crate) mod snapshot {
     pub const SEEN_ID_HASHES: u32 = 8;
     pub const SEEN_AGE_MS: u32 = 9;
     pub const LEADS: u32 = 10;
+    pub const SEEN_CUTOFF_MS: u32 = 11;
 }
 
 /// Field numbers of `leadscore.v1.TopicOffset`.
@@ -40,14 +41,11 @@ pub(crate) mod lead {
     pub const LEAD_ID: u32 = 1;
     pub const LEAD_UUID: u32 = 2;
     pub const STAGE: u32 = 3;
-    pub const RATE_COUNT: u32 = 4;
-    pub const RATE_MINUTE_LAG: u32 = 5;
-    pub const HOLD_UNTIL_MS: u32 = 6;
     pub const LAST_EVENT_MS: u32 = 7;
-    pub const SLOT_KIND_ID: u32 = 8;
-    pub const SLOT_AGE_MS: u32 = 9;
-    pub const SLOT_BITS: u32 = 10;
-    pub const SLOT_COUNT: u32 = 11;
+    pub const BEHAVIOR_BITS: u32 = 12;
+    pub const SLOT_HEAD: u32 = 13;
+    pub const SLOT_AGE: u32 = 14;
+    pub const SLOT_B: u32 = 15;
 }
 
 /// The key byte(s) of a field: `field << 3 | wire_type`. All our field
@@ -111,63 +109,6 @@ pub(crate) const fn varint_field_len(v: u64) -> usize {
     } else {
         1 + varint_len(v)
     }
-}
-
-/// Value of each byte as a lowercase hex digit, 0xff if it is not one.
-const HEX_VALUE: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut c = 0;
-    while c < 10 {
-        t[b'0' as usize + c] = c as u8;
-        c += 1;
-    }
-    let mut c = 0;
-    while c < 6 {
-        t[b'a' as usize + c] = 10 + c as u8;
-        c += 1;
-    }
-    t
-};
-
-/// Offsets of the 16 digit pairs in a canonical UUID text.
-const UUID_PAIRS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-
-/// The 16 bytes of a lead id that is a UUID in canonical lowercase text
-/// form (`8-4-4-4-12` lowercase hex digits), so it can be stored in 16
-/// bytes instead of 36; `None` for any other id (stored as text).
-#[inline]
-pub(crate) fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
-    let s: &[u8; 36] = id.as_bytes().try_into().ok()?;
-    if s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    let mut bad = 0u8;
-    for (o, &i) in out.iter_mut().zip(&UUID_PAIRS) {
-        let hi = HEX_VALUE[usize::from(s[i])];
-        let lo = HEX_VALUE[usize::from(s[i + 1])];
-        bad |= hi | lo;
-        *o = (hi << 4) | (lo & 15);
-    }
-    // Every valid digit value is below 16.
-    (bad < 16).then_some(out)
-}
-
-/// The canonical lowercase text form of a UUID (inverse of [`uuid_bytes`]).
-#[inline]
-pub(crate) fn uuid_text(b: &[u8; 16]) -> [u8; 36] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [b'-'; 36];
-    let mut i = 0;
-    for (j, byte) in b.iter().enumerate() {
-        if matches!(j, 4 | 6 | 8 | 10) {
-            i += 1;
-        }
-        out[i] = HEX[usize::from(byte >> 4)];
-        out[i + 1] = HEX[usize::from(byte & 15)];
-        i += 2;
-    }
-    out
 }
 
 /// A writer over a pre-sized slice: the hot lead encoder sizes each record
@@ -398,26 +339,6 @@ mod tests {
             let mut r = Reader::new(&buf, 0);
             assert_eq!(r.varint().unwrap(), v);
             assert!(r.is_empty());
-        }
-    }
-
-    #[test]
-    fn canonical_uuids_and_only_those_go_binary() {
-        let id = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
-        let b = uuid_bytes(id).unwrap();
-        assert_eq!(b[0], 0x0a);
-        assert_eq!(b[15], 0x89);
-        assert_eq!(&uuid_text(&b), id.as_bytes());
-        for other in [
-            "0A1B2C3D-4E5F-6789-ABCD-EF0123456789",
-            "0a1b2c3d4e5f6789abcdef0123456789",
-            "0a1b2c3d-4e5f-6789-abcd-ef012345678",
-            "0a1b2c3d-4e5f-6789-abcd-ef012345678g",
-            "0a1b2c3d-4e5f-6789-abcd+ef0123456789",
-            "lead-1",
-            "",
-        ] {
-            assert_eq!(uuid_bytes(other), None, "{other}");
         }
     }
 

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::emit;
-use crate::engine::LeadMap;
+use crate::engine::{LeadLookup, LeadState};
 use crate::telemetry::events::Readiness;
 use dashmap::DashMap;
 
@@ -21,8 +21,8 @@ struct Inner {
     /// Cleared while no broker is reachable.
     broker_up: AtomicBool,
     tasks: AtomicUsize,
-    /// Lead maps of the running tasks, by partition, for lookups.
-    leads: DashMap<i32, Arc<LeadMap>>,
+    /// Lead lookups of the running tasks, by partition.
+    leads: DashMap<i32, LeadLookup>,
 }
 
 impl Default for Health {
@@ -73,8 +73,8 @@ impl Health {
         self.inner.broker_up.load(Ordering::SeqCst)
     }
 
-    /// Registers a running task's lead map.
-    pub fn add_task(&self, partition: i32, leads: Arc<LeadMap>) {
+    /// Registers a running task's lead lookup (`TaskState::lookup`).
+    pub fn add_task(&self, partition: i32, leads: LeadLookup) {
         self.inner.leads.insert(partition, leads);
         self.inner
             .tasks
@@ -89,17 +89,11 @@ impl Health {
             .store(self.inner.leads.len(), Ordering::SeqCst);
     }
 
-    /// Runs `f` on a lead's state if some running task holds it.
-    pub fn with_lead<R>(
-        &self,
-        lead_id: &str,
-        f: impl FnOnce(i32, &crate::engine::LeadState) -> R,
-    ) -> Option<R> {
-        for entry in self.inner.leads.iter() {
-            if let Some(lead) = entry.value().get(lead_id) {
-                return Some(f(*entry.key(), &lead));
-            }
-        }
-        None
+    /// A copy of a lead's state and its partition, if a running task holds it.
+    pub fn lead(&self, lead_id: &str) -> Option<(i32, LeadState)> {
+        self.inner
+            .leads
+            .iter()
+            .find_map(|e| e.value().get(lead_id).map(|l| (*e.key(), l)))
     }
 }

@@ -1,0 +1,333 @@
+//! Repeat windows, daily caps and the per-lead rate limit, kept in one
+//! kind of slot: the *candidate*, the earliest event of one repeat window
+//! (every event of a rule without `repeat` is its own window). Exists so
+//! that which events score is a function of the set of events, not of the
+//! order they arrive in (README "Scoring model", "Filters"):
+//!
+//! - a window's candidate is its earliest event; a later-arriving earlier
+//!   event takes the place over (the old one becomes a plain repeat);
+//! - a lead-minute *admits* its first `max_events_per_lead_per_minute`
+//!   candidates by (time, rule, key); the others are rate-limited, and an
+//!   earlier candidate arriving late displaces the latest admitted one;
+//! - a rule's daily cap *credits* the first admitted candidates of a UTC
+//!   day by (time, key), moving credit the same way.
+//!
+//! Every change keeps these three invariants, so the final state is the
+//! same for every arrival order. Only credited candidates carry points;
+//! only admitted ones feed SQL signals. Candidates are dropped once no
+//! admissible event can touch their window, minute, day or signal window
+//! any more, their points folded into one value per rule.
+
+use super::lead_block::{LeadBlock, MAX_SLOTS};
+use super::slot::{
+    self, cand_rule, candidate, kind, kind_of, rate_order, slot_time, value_of, Slot, ADMITTED,
+    CREDITED,
+};
+use crate::model::{decay_factor, Model, Repeat, DAY_MS};
+
+/// A lead stops taking new candidates at this many slots, keeping room for
+/// the totals, ordinals and history a change may add. Only a flood of
+/// distinct pages or assets from one lead gets here; its further new
+/// windows are rate-limited (the one arrival-order-dependent verdict).
+pub(crate) const FULL_AT: usize = MAX_SLOTS - 16;
+
+/// What happened to a matched event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Candidacy {
+    /// A later event of a window that already has its candidate: no effect.
+    Repeat,
+    /// The window's candidate, admitted by the rate limit.
+    Admitted,
+    /// The window's candidate, beyond the lead-minute's limit.
+    RateLimited,
+    /// The lead holds too many slots to take a new window.
+    Full,
+}
+
+/// Verdicts of other events that this event changed (README "Filters":
+/// how outcome counts are defined).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flips {
+    /// Earlier events, admitted when they arrived, now rate-limited.
+    pub displaced: u32,
+    /// Earlier events, rate-limited when they arrived, now counted as scored.
+    pub readmitted: u32,
+}
+
+/// Whether `s` is a candidate.
+#[inline(always)]
+fn is_cand(s: &Slot) -> bool {
+    kind_of(s) == kind::CANDIDATE
+}
+
+/// Event-time minute of a time.
+#[inline(always)]
+fn minute(t: i64) -> i64 {
+    t.div_euclid(60_000)
+}
+
+/// UTC day of a time.
+#[inline(always)]
+fn day(t: i64) -> i64 {
+    t.div_euclid(DAY_MS)
+}
+
+/// The order of candidates under a daily cap: time, then key.
+#[inline(always)]
+fn cap_order(s: &Slot) -> (i64, u64) {
+    (slot_time(s), s.b)
+}
+
+/// Whether candidate `s` names the same window as an event of `rule` with
+/// `key` at `t`.
+#[inline(always)]
+fn same_window(s: &Slot, rule: u16, key: u64, repeat: Option<Repeat>, t: i64) -> bool {
+    is_cand(s)
+        && s.b == key
+        && cand_rule(s) == rule
+        && match repeat {
+            Some(rep) => rep.bucket(slot_time(s)) == rep.bucket(t),
+            None => slot_time(s) == t,
+        }
+}
+
+impl LeadBlock {
+    /// Applies a matched event of `rule` at `t` whose window is named by
+    /// `key`, keeping the invariants of the module docs.
+    pub(crate) fn apply_candidate(
+        &mut self,
+        model: &Model,
+        rule: u16,
+        key: u64,
+        t: i64,
+        flips: &mut Flips,
+    ) -> Candidacy {
+        let repeat = model.rules[usize::from(rule)].repeat;
+        let existing = self
+            .tagged()
+            .iter()
+            .position(|s| same_window(s, rule, key, repeat, t));
+        match existing {
+            Some(i) if slot_time(&self.tagged()[i]) <= t => return Candidacy::Repeat,
+            Some(i) => self.withdraw(model, i, flips),
+            None if self.all().len() >= FULL_AT => return Candidacy::Full,
+            None => {}
+        }
+        self.push(candidate(rule, t, key));
+        let me = self.tagged().len() - 1;
+        if self.admit_new(model, me, flips) {
+            Candidacy::Admitted
+        } else {
+            Candidacy::RateLimited
+        }
+    }
+
+    /// Removes candidate `i` (an earlier event took its window): its
+    /// minute's place goes to the best waiting candidate, and the event
+    /// itself becomes a plain repeat.
+    fn withdraw(&mut self, model: &Model, i: usize, flips: &mut Flips) {
+        let s = self.tagged()[i];
+        if s.a & ADMITTED != 0 {
+            self.un_admit(model, i);
+            let m = minute(slot_time(&s));
+            let waiting = self
+                .tagged()
+                .iter()
+                .enumerate()
+                .filter(|(j, c)| {
+                    *j != i && is_cand(c) && c.a & ADMITTED == 0 && minute(slot_time(c)) == m
+                })
+                .min_by_key(|(_, c)| rate_order(c))
+                .map(|(j, _)| j);
+            if let Some(j) = waiting {
+                self.admit(model, j);
+                flips.readmitted += 1;
+            }
+        } else {
+            // Rate-limited when it arrived; a repeat is never rate-limited.
+            flips.readmitted += 1;
+        }
+        self.remove_tagged(i);
+    }
+
+    /// Admits the new candidate `me` if its lead-minute has room, or if it
+    /// comes before the minute's latest admitted candidate (which is then
+    /// displaced). Returns whether `me` was admitted.
+    fn admit_new(&mut self, model: &Model, me: usize, flips: &mut Flips) -> bool {
+        let limit = model.filters.max_events_per_lead_per_minute;
+        if limit > 0 {
+            let c = self.tagged()[me];
+            let m = minute(slot_time(&c));
+            let mut count = 0u32;
+            let mut latest: Option<(usize, (u64, u64))> = None;
+            for (j, s) in self.tagged().iter().enumerate() {
+                if j != me && is_cand(s) && s.a & ADMITTED != 0 && minute(slot_time(s)) == m {
+                    count += 1;
+                    let o = rate_order(s);
+                    if latest.is_none_or(|(_, l)| o > l) {
+                        latest = Some((j, o));
+                    }
+                }
+            }
+            if count >= limit {
+                match latest {
+                    Some((j, l)) if rate_order(&c) < l => {
+                        self.un_admit(model, j);
+                        flips.displaced += 1;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        self.admit(model, me);
+        true
+    }
+
+    /// Marks candidate `i` admitted and credits it if its rule's daily cap
+    /// has room or it comes before the day's latest credited candidate.
+    fn admit(&mut self, model: &Model, i: usize) {
+        self.tagged_mut()[i].a |= ADMITTED;
+        let c = self.tagged()[i];
+        let rule = cand_rule(&c);
+        let Some(cap) = model.rules[usize::from(rule)].daily_cap_hits else {
+            self.credit(model, i);
+            return;
+        };
+        let d = day(slot_time(&c));
+        let mut count = 0u32;
+        let mut latest: Option<(usize, (i64, u64))> = None;
+        for (j, s) in self.tagged().iter().enumerate() {
+            if j != i
+                && is_cand(s)
+                && s.a & CREDITED != 0
+                && cand_rule(s) == rule
+                && day(slot_time(s)) == d
+            {
+                count += 1;
+                let o = cap_order(s);
+                if latest.is_none_or(|(_, l)| o > l) {
+                    latest = Some((j, o));
+                }
+            }
+        }
+        if count < cap {
+            self.credit(model, i);
+        } else if let Some((j, l)) = latest {
+            if cap_order(&c) < l {
+                self.uncredit(model, j);
+                self.credit(model, i);
+            }
+        }
+    }
+
+    /// Takes candidate `i`'s admission away; if it was credited, its day's
+    /// credit goes to the best admitted candidate waiting under the cap.
+    fn un_admit(&mut self, model: &Model, i: usize) {
+        self.tagged_mut()[i].a &= !ADMITTED;
+        let c = self.tagged()[i];
+        if c.a & CREDITED == 0 {
+            return;
+        }
+        self.uncredit(model, i);
+        let rule = cand_rule(&c);
+        if model.rules[usize::from(rule)].daily_cap_hits.is_none() {
+            return;
+        }
+        let d = day(slot_time(&c));
+        let waiting = self
+            .tagged()
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                is_cand(s)
+                    && s.a & (ADMITTED | CREDITED) == ADMITTED
+                    && cand_rule(s) == rule
+                    && day(slot_time(s)) == d
+            })
+            .min_by_key(|(_, s)| cap_order(s))
+            .map(|(j, _)| j);
+        if let Some(j) = waiting {
+            self.credit(model, j);
+        }
+    }
+
+    /// Adds candidate `i`'s points to its decay group's total.
+    fn credit(&mut self, model: &Model, i: usize) {
+        self.tagged_mut()[i].a |= CREDITED;
+        self.add_points_of(model, i, 1.0);
+    }
+
+    /// Withdraws candidate `i`'s points from its decay group's total.
+    fn uncredit(&mut self, model: &Model, i: usize) {
+        self.tagged_mut()[i].a &= !CREDITED;
+        self.add_points_of(model, i, -1.0);
+    }
+
+    /// Adds `sign` times candidate `i`'s points, decayed from its time to
+    /// the lead's last event.
+    fn add_points_of(&mut self, model: &Model, i: usize, sign: f64) {
+        let c = self.tagged()[i];
+        let r = &model.rules[usize::from(cand_rule(&c))];
+        let h = model.half_life_of_group(r.group);
+        let points = r.points * decay_factor(self.last_event_ms() - slot_time(&c), h);
+        self.add_to_group(r.group, sign * points);
+    }
+
+    /// Drops candidates no admissible event can touch any more (every event
+    /// from now on is at or after `horizon_ms`, the watermark minus the
+    /// allowed lateness), folding credited points into one value per rule.
+    pub(crate) fn prune(&mut self, model: &Model, horizon_ms: i64) {
+        let limit = model.filters.max_events_per_lead_per_minute;
+        let expired = |s: &Slot| -> bool {
+            if !is_cand(s) {
+                return false;
+            }
+            let r = &model.rules[usize::from(cand_rule(s))];
+            let at = slot_time(s);
+            let window_closed = match r.repeat {
+                None => true,
+                Some(Repeat {
+                    window_ms: Some(w), ..
+                }) => (at.div_euclid(w) + 1).saturating_mul(w) <= horizon_ms,
+                Some(Repeat {
+                    window_ms: None, ..
+                }) => false,
+            };
+            window_closed
+                && (limit == 0 || (minute(at) + 1) * 60_000 <= horizon_ms)
+                && (r.daily_cap_hits.is_none() || (day(at) + 1) * DAY_MS <= horizon_ms)
+                && (s.a & ADMITTED == 0
+                    || r.signal_within_ms == 0
+                    || at <= horizon_ms - r.signal_within_ms)
+        };
+        if !self.tagged().iter().any(expired) {
+            return;
+        }
+        let last = self.last_event_ms();
+        let mut folds: Vec<(u16, f64)> = Vec::new();
+        for s in self.tagged() {
+            if expired(s) && s.a & CREDITED != 0 {
+                let rule = cand_rule(s);
+                let r = &model.rules[usize::from(rule)];
+                let h = model.half_life_of_group(r.group);
+                folds.push((rule, r.points * decay_factor(last - slot_time(s), h)));
+            }
+        }
+        self.retain_tagged(|s| !expired(s));
+        for (rule, points) in folds {
+            let found = self
+                .tagged_mut()
+                .iter_mut()
+                .find(|s| kind_of(s) == kind::FOLDED && cand_rule(s) == rule);
+            match found {
+                Some(s) => {
+                    let count = slot::folded_count(s) + 1;
+                    *s = slot::folded(rule, count, value_of(s) + points);
+                }
+                None => {
+                    self.push(slot::folded(rule, 1, points));
+                }
+            }
+        }
+    }
+}
