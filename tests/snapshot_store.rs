@@ -313,9 +313,9 @@ fn snapshot_inspect_reports_contents_and_checksum_mismatch() {
     assert_eq!(ok.partition, 4);
     assert_eq!(ok.lead_count, 25);
     assert_eq!(ok.leads_by_stage, [20, 5, 0]);
-    // A candidate per page view; a candidate, entry counts and one history
-    // entry per contact form.
-    assert_eq!(ok.slot_count, 20 + 5 * 3);
+    // A candidate per page view; a candidate, entry counts, one history
+    // entry and the next decay check per contact form.
+    assert_eq!(ok.slot_count, 20 + 5 * 4);
     assert_eq!(ok.seen_count, 25);
     assert_eq!(ok.offset_sum, 1234);
     assert_eq!(ok.model_version, "default-1234abcd");

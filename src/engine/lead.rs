@@ -110,6 +110,41 @@ impl LeadBlock {
         b
     }
 
+    /// Calls `f(group, total)` for each decay group's behaviour total.
+    pub(crate) fn for_each_group_total(&self, mut f: impl FnMut(u8, f64)) {
+        f(0, self.total0());
+        for s in self.tagged() {
+            if kind_of(s) == kind::TOTAL {
+                f(slot::total_group(s), value_of(s));
+            }
+        }
+    }
+
+    /// When the decay sweep looks at this promoted lead next, if scheduled.
+    pub(crate) fn recycle_due(&self) -> Option<i64> {
+        self.tagged()
+            .iter()
+            .find(|s| kind_of(s) == kind::PROMOTED)
+            .map(slot_time)
+    }
+
+    /// Sets (`Some`) or removes (`None`) the lead's next decay check.
+    pub(crate) fn set_recycle_due(&mut self, due: Option<i64>) {
+        let at = self
+            .tagged()
+            .iter()
+            .position(|s| kind_of(s) == kind::PROMOTED);
+        match (at, due) {
+            (Some(i), Some(d)) => self.tagged_mut()[i] = slot::promoted(d),
+            (Some(i), None) => self.remove_tagged(i),
+            (None, Some(d)) => {
+                // Room is kept for this (see `candidates::FULL_AT`).
+                self.push(slot::promoted(d));
+            }
+            (None, None) => {}
+        }
+    }
+
     /// Fit points (they do not decay).
     #[inline]
     pub(crate) fn fit_points(&self, model: &Model) -> f64 {

@@ -20,6 +20,7 @@ mod lead_block;
 mod lead_key;
 mod lead_table;
 mod outcome;
+mod recycle_schedule;
 mod slot;
 mod stage;
 mod task;
@@ -43,4 +44,5 @@ pub use task::{Applied, LeadLookup, TaskState, EVICTION_SLICES};
 pub use view::{lead_view, LeadView};
 
 pub(crate) use lead_block::LeadBlock;
+pub(crate) use recycle_schedule::RecycleSchedule;
 pub(crate) use slot::Slot;

@@ -52,6 +52,8 @@ pub(crate) mod kind {
     pub const ORDINALS: u64 = 5;
     /// One stage change in the lead's recent history.
     pub const TRANSITION: u64 = 6;
+    /// A promoted lead's next decay check (`recycle_schedule.rs`).
+    pub const PROMOTED: u64 = 7;
 }
 
 /// The kind of a tagged slot.
@@ -82,7 +84,7 @@ pub(crate) fn cand_rule(s: &Slot) -> u16 {
     ((s.a >> 5) & 0x7ff) as u16
 }
 
-/// Time of a candidate or fit slot.
+/// Time of a candidate, fit or promoted slot.
 #[inline(always)]
 pub(crate) fn slot_time(s: &Slot) -> i64 {
     (s.a >> 16) as i64
@@ -180,6 +182,16 @@ pub(crate) fn transition(from: u8, to: u8, reason: u8, rule: u16, at_ms: i64) ->
             | (u64::from(reason) << 7)
             | (u64::from(rule) << 9),
         b: at_ms as u64,
+    }
+}
+
+/// A promoted slot: `a` = kind | the time of the lead's next decay check
+/// (bits 16..64); `b` unused (0).
+#[inline(always)]
+pub(crate) fn promoted(due_ms: i64) -> Slot {
+    Slot {
+        a: kind::PROMOTED | ((due_ms as u64 & TIME_MASK) << 16),
+        b: 0,
     }
 }
 

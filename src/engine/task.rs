@@ -5,7 +5,6 @@
 //! Deterministic: the same model, state and event always give the same
 //! result. No clock, no randomness, no IO.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -17,9 +16,10 @@ use super::change::{change_id, explain, StageChange};
 use super::dedupe::SeenEvents;
 use super::lead::{LeadState, Score};
 use super::lead_block::LeadBlock;
-use super::lead_key::{LeadId, LeadKey};
+use super::lead_key::LeadId;
 use super::lead_table::{block_hash, shard_of, LeadTable, Shard, SHARDS};
 use super::outcome::Outcome;
+use super::recycle_schedule::{earliest_recycle, RecycleSchedule};
 use super::stage::{Reason, Stage};
 use crate::event::{Event, EventBody};
 use crate::model::Model;
@@ -48,15 +48,15 @@ pub struct Applied {
 }
 
 /// All state of one task. Everything that decides a future outcome is
-/// here, and all of it goes into the snapshot (the promoted set is derived
-/// from the leads' stages).
+/// here, and all of it goes into the snapshot (the sweep's schedule is
+/// rebuilt from the leads).
 #[derive(Debug)]
 pub struct TaskState {
     leads: Arc<LeadTable>,
     /// Leads in the table (the task is the only writer).
     lead_count: usize,
-    /// Leads not in stage `lead`, in id order: the only ones a sweep can recycle.
-    promoted: BTreeSet<LeadKey>,
+    /// When the sweep looks at each promoted lead next.
+    schedule: RecycleSchedule,
     seen: SeenEvents,
     /// Max event time seen (`i64::MIN` before the first event).
     watermark_ms: i64,
@@ -72,7 +72,7 @@ impl Default for TaskState {
         TaskState {
             leads: Arc::new(LeadTable::default()),
             lead_count: 0,
-            promoted: BTreeSet::new(),
+            schedule: RecycleSchedule::default(),
             seen: SeenEvents::default(),
             watermark_ms: i64::MIN,
             last_sweep_ms: i64::MIN,
@@ -104,7 +104,7 @@ impl TaskState {
     pub(crate) fn restored(
         leads: LeadTable,
         lead_count: usize,
-        promoted: BTreeSet<LeadKey>,
+        schedule: RecycleSchedule,
         seen: SeenEvents,
         watermark_ms: i64,
         last_sweep_ms: i64,
@@ -112,7 +112,7 @@ impl TaskState {
         TaskState {
             leads: Arc::new(leads),
             lead_count,
-            promoted,
+            schedule,
             seen,
             watermark_ms,
             last_sweep_ms,
@@ -274,13 +274,20 @@ impl TaskState {
                 explanation: explain(model, lead, from, to, score, active, at),
                 trigger_event_id: Some(event.event_id.to_string()),
             };
-            drop(shard);
-            if to == Stage::Lead {
-                self.promoted.remove(&id.to_key());
-            } else if from == Stage::Lead {
-                self.promoted.insert(id.to_key());
-            }
             out.changes.push(change);
+        }
+        // Keep the sweep's schedule for this lead: an earlier possible
+        // recycle needs an earlier check; a later one is found when the
+        // earlier check comes due.
+        if lead.stage() == Stage::Lead {
+            lead.set_recycle_due(None);
+        } else {
+            let due = earliest_recycle(model, lead);
+            if lead.recycle_due().is_none_or(|d| due < d) {
+                lead.set_recycle_due(Some(due));
+                drop(shard);
+                self.schedule.insert(due, id.to_key());
+            }
         }
         out
     }
@@ -305,25 +312,36 @@ impl TaskState {
     }
 
     /// Recycles promoted leads whose decayed score at `at_ms` fell below
-    /// their stage's recycle threshold (and whose hold has ended). Changes
-    /// come out in lead-id order.
+    /// their stage's recycle threshold (and whose hold has ended): those the
+    /// schedule says may have, checked exactly. Changes come out in lead-id
+    /// order.
     fn sweep(&mut self, model: &Model, at_ms: i64, changes: &mut Vec<StageChange>) {
-        let mut recycled = Vec::new();
-        for key in &self.promoted {
+        let mut due = self.schedule.take_due(at_ms);
+        due.sort_by(|a, b| a.1.cmp(&b.1));
+        for (when, key) in due {
             let id = key.as_id();
             let hash = id.hash64();
             let mut shard = self.leads.write_shard(shard_of(hash));
             let Some(lead) = LeadTable::find_mut(&mut shard, &id, hash) else {
                 continue;
             };
-            let score = lead.score_at(model, at_ms);
-            let from = lead.stage();
-            if at_ms < lead.hold_until_ms() || !recycles(model, from, score.total) {
+            if lead.recycle_due() != Some(when) {
+                // Superseded by an earlier check, or no longer promoted.
                 continue;
             }
+            let score = lead.score_at(model, at_ms);
+            let from = lead.stage();
             self.capture.touch(lead);
+            if at_ms < lead.hold_until_ms() || !recycles(model, from, score.total) {
+                let next = earliest_recycle(model, lead).max(at_ms + 1);
+                lead.set_recycle_due(Some(next));
+                drop(shard);
+                self.schedule.insert(next, key);
+                continue;
+            }
             let reason = Reason::RecycledDecay;
             let ordinal = lead.record_transition(from, Stage::Lead, &reason, 0, at_ms, None);
+            lead.set_recycle_due(None);
             let lead_id = key.to_string();
             let active = lead.signal_mask(model, at_ms);
             changes.push(StageChange {
@@ -338,10 +356,6 @@ impl TaskState {
                 explanation: explain(model, lead, from, Stage::Lead, score, active, at_ms),
                 trigger_event_id: None,
             });
-            recycled.push(key.clone());
-        }
-        for key in recycled {
-            self.promoted.remove(&key);
         }
     }
 
@@ -412,9 +426,13 @@ impl TaskState {
         v
     }
 
-    /// Ids of the leads not in stage `lead`, in id order.
+    /// Ids of the leads not in stage `lead`, in id order (walks the table).
     pub fn promoted(&self) -> Vec<String> {
-        self.promoted.iter().map(LeadKey::to_string).collect()
+        self.lead_states()
+            .into_iter()
+            .filter(|l| l.stage() != Stage::Lead)
+            .map(|l| l.lead_id())
+            .collect()
     }
 
     /// Max event time seen (`i64::MIN` before the first event).

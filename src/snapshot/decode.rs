@@ -11,7 +11,6 @@
 //! makes a single pass possible); the caller discards it if the checksum
 //! does not match.
 
-use std::collections::BTreeSet;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -20,7 +19,9 @@ use std::sync::{Mutex, PoisonError};
 use super::encode::timed_kind;
 use super::source::{BodySource, SourceError};
 use super::wire::{self, unzigzag, Reader, WireError, FIXED32, FIXED64, LEN, VARINT};
-use crate::engine::{LeadBlock, LeadId, LeadKey, LeadTable, SeenEvents, Slot, Stage, TaskState};
+use crate::engine::{
+    LeadBlock, LeadId, LeadKey, LeadTable, RecycleSchedule, SeenEvents, Slot, Stage, TaskState,
+};
 
 /// Everything a snapshot body holds, decoded.
 #[derive(Debug)]
@@ -254,8 +255,7 @@ fn decode_stream<R: Read>(
         ages.extend_from_slice(&meta.seen_ages);
         seen_window(&ids, &ages, meta.watermark_ms, cutoff)?
     };
-    let mut promoted = leads.promoted;
-    promoted.sort_unstable();
+    let schedule = RecycleSchedule::from_entries(leads.promoted);
     Ok(Decoded {
         partition: meta.partition,
         model_version: meta.model_version,
@@ -264,7 +264,7 @@ fn decode_stream<R: Read>(
         state: TaskState::restored(
             map,
             leads.count as usize,
-            promoted.into_iter().collect::<BTreeSet<_>>(),
+            schedule,
             seen,
             meta.watermark_ms,
             meta.last_sweep_ms,
@@ -275,7 +275,8 @@ fn decode_stream<R: Read>(
 /// Lead decoding results of one thread (or of the inline decoder).
 #[derive(Debug, Default)]
 struct Decoders {
-    promoted: Vec<LeadKey>,
+    /// `(next decay check, lead)` of each promoted lead.
+    promoted: Vec<(i64, LeadKey)>,
     count: u64,
     scratch: Columns,
     error: Option<WireError>,
@@ -292,7 +293,13 @@ impl Decoders {
             let (record, base) = r.len_delimited()?;
             let lead = decode_lead(record, base, &mut self.scratch)?;
             if lead.stage() != Stage::Lead {
-                self.promoted.push(lead.key());
+                let Some(due) = lead.recycle_due() else {
+                    return Err(WireError {
+                        at: base,
+                        what: "a promoted lead has no decay check scheduled".to_string(),
+                    });
+                };
+                self.promoted.push((due, lead.key()));
             }
             let hash = lead.id_hash();
             let mut shard = map.write_shard(crate::engine::shard_of(hash));
@@ -821,7 +828,7 @@ fn slots(cols: &mut Columns, last_event_ms: i64) -> Result<(), String> {
     cols.slots.clear();
     let mut ages = cols.ages.iter().copied();
     for (&head, &b) in cols.heads.iter().zip(&cols.bs) {
-        if !(1..=6).contains(&(head & 7)) {
+        if head & 7 == 0 {
             return Err(format!("unknown slot kind {}", head & 7));
         }
         let a = if timed_kind(head) {
@@ -881,9 +888,9 @@ mod tests {
                 stage: pb::LeadStage::Sql as i32,
                 last_event_ms: 100,
                 behavior_bits: 1.5f64.to_bits(),
-                slot_head: vec![cand_head, 2],
-                slot_age: vec![5, 20],
-                slot_b: vec![42, u64::MAX],
+                slot_head: vec![cand_head, 2, 7],
+                slot_age: vec![5, 20, -1_000],
+                slot_b: vec![42, u64::MAX, 0],
             }],
         };
         let d = decode_body(&msg.encode_to_vec(), 1).unwrap();
@@ -905,6 +912,10 @@ mod tests {
                 Slot {
                     a: (80 << 16) | 2,
                     b: u64::MAX
+                },
+                Slot {
+                    a: (1_100 << 16) | 7,
+                    b: 0
                 }
             ]
         );
@@ -1025,7 +1036,7 @@ mod tests {
             lead_count: 1,
             leads: vec![pb::LeadRecord {
                 id: Some(pb::lead_record::Id::LeadId("x".into())),
-                slot_head: vec![7],
+                slot_head: vec![8],
                 slot_b: vec![0],
                 ..Default::default()
             }],

@@ -423,10 +423,11 @@ fn encode_seen(out: &mut Chunks, image: &StateImage) {
 }
 
 /// Whether slots of this kind keep a time in bits 16..64 of `a` (stored
-/// as an age in `slot_age`, see `snapshot.proto`).
+/// as an age in `slot_age`, see `snapshot.proto`): candidates, fit values
+/// and a promoted lead's next decay check.
 #[inline(always)]
 pub(crate) fn timed_kind(a: u64) -> bool {
-    matches!(a & 7, 1 | 2)
+    matches!(a & 7, 1 | 2 | 7)
 }
 
 /// The `slot_head` value of a slot.

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod strategies;
+
 use std::borrow::Cow;
 
 use leadscore::engine::{Applied, LeadState, Score, Stage, StageChange, TaskState};
