@@ -105,6 +105,18 @@ fn offsets(n: i64) -> Vec<(String, i64)> {
     ]
 }
 
+/// Encodes a capture (for callgrind: `LEADSCORE_BENCH_ONCE=1`).
+#[inline(never)]
+fn measure_encode(captured: &leadscore::snapshot::Captured) -> u64 {
+    captured.body_len()
+}
+
+/// Loads the newest snapshot (for callgrind: `LEADSCORE_BENCH_ONCE=1`).
+#[inline(never)]
+fn measure_load(store: &SnapshotStore) -> usize {
+    store.load_newest(0).snapshot.expect("restored").state.lead_count()
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -113,6 +125,18 @@ fn main() {
     let model = Model::builtin();
     let t = Instant::now();
     let (mut state, mut now) = build_state(&model, leads);
+    if env_usize("LEADSCORE_BENCH_ONCE", 0) == 1 {
+        // One encode and one load, nothing concurrent: instruction counts
+        // under `valgrind --tool=callgrind --toggle-collect='*measure_*'`.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SnapshotStore::open(dir.path(), 2).expect("store");
+        let c = SnapshotStore::capture(0, &state, &offsets(1), "m", 1).expect("capture");
+        let bytes = measure_encode(&c);
+        store.write(&c).expect("write");
+        let n = measure_load(&store);
+        println!("{leads} leads: {bytes} bytes, {n} restored");
+        return;
+    }
     println!(
         "snapshot bench: {leads} leads, {} dedupe entries, {} promoted; built in {:.1?}",
         state.seen().len(),

@@ -65,29 +65,27 @@ impl LeadBlock {
     /// [`MAX_ID_BYTES`] are cut (the engine refuses them before this).
     pub(crate) fn new(id: &LeadId<'_>, last_event_ms: i64, parity: bool) -> LeadBlock {
         let mut slots = Vec::with_capacity(1 + id_slots(id));
-        slots.push(Slot::default());
-        match id {
-            LeadId::Uuid(b) => slots.push(Slot {
-                a: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
-                b: u64::from_le_bytes(b[8..].try_into().expect("8 bytes")),
-            }),
-            LeadId::Text(s) => slots.extend(text_slots(s)),
-        }
-        slots[0].a = (last_event_ms as u64 & TIME_MASK)
-            | if parity { PARITY_BIT } else { 0 }
-            | if id.is_uuid() { UUID_BIT } else { 0 };
-        LeadBlock::from_slots(slots)
+        slots.push(Slot {
+            a: (last_event_ms as u64 & TIME_MASK)
+                | if parity { PARITY_BIT } else { 0 }
+                | if id.is_uuid() { UUID_BIT } else { 0 },
+            b: 0,
+        });
+        push_id(&mut slots, id);
+        LeadBlock::from_slots(&mut slots)
     }
 
     /// A lead as a snapshot stores it: id, stage, last event, group-0 total
     /// and tagged slots; `None` if it would not fit a block (more than
-    /// [`MAX_SLOTS`] slots, or an id over [`MAX_ID_BYTES`]).
+    /// [`MAX_SLOTS`] slots, or an id over [`MAX_ID_BYTES`]). `scratch` is
+    /// reused between calls, so each lead costs one allocation.
     pub(crate) fn from_parts(
         id: &LeadId<'_>,
         stage: u8,
         last_event_ms: i64,
         total0_bits: u64,
         tagged: &[Slot],
+        scratch: &mut Vec<Slot>,
     ) -> Option<LeadBlock> {
         if let LeadId::Text(t) = id {
             if t.len() > MAX_ID_BYTES {
@@ -97,30 +95,43 @@ impl LeadBlock {
         if 1 + id_slots(id) + tagged.len() > MAX_SLOTS {
             return None;
         }
-        let mut b = LeadBlock::new(id, last_event_ms, false);
-        b.set_stage_bits(stage);
-        b.set_total0(f64::from_bits(total0_bits));
-        let mut slots = b.all().to_vec();
-        slots.extend_from_slice(tagged);
-        Some(LeadBlock::from_slots(slots))
+        scratch.clear();
+        scratch.push(Slot {
+            a: (last_event_ms as u64 & TIME_MASK)
+                | (u64::from(stage & 3) << STAGE_SHIFT)
+                | if id.is_uuid() { UUID_BIT } else { 0 },
+            b: total0_bits,
+        });
+        push_id(scratch, id);
+        scratch.extend_from_slice(tagged);
+        Some(LeadBlock::from_slots(scratch))
     }
 
     /// Calls `f` with whether the id is a UUID and its bytes (the 16 UUID
-    /// bytes, or the text), without allocating.
+    /// bytes, or the text), without allocating for ids of up to 62 bytes.
     pub(crate) fn with_id_bytes<R>(&self, f: impl FnOnce(bool, &[u8]) -> R) -> R {
         let s = self.all();
-        let mut buf = [0u8; 16 * (1 + (2 + MAX_ID_BYTES) / 16)];
+        if self.head() & UUID_BIT != 0 {
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&s[1].a.to_le_bytes());
+            b[8..].copy_from_slice(&s[1].b.to_le_bytes());
+            return f(true, &b);
+        }
         let k = self.id_len();
+        let len = (s[1].a & 0xffff) as usize;
+        let mut small = [0u8; 64];
+        let mut large = Vec::new();
+        let buf: &mut [u8] = if k * 16 <= small.len() {
+            &mut small[..k * 16]
+        } else {
+            large.resize(k * 16, 0);
+            &mut large
+        };
         for (i, slot) in s[1..1 + k].iter().enumerate() {
             buf[16 * i..16 * i + 8].copy_from_slice(&slot.a.to_le_bytes());
             buf[16 * i + 8..16 * i + 16].copy_from_slice(&slot.b.to_le_bytes());
         }
-        if self.head() & UUID_BIT != 0 {
-            f(true, &buf[..16])
-        } else {
-            let len = (s[1].a & 0xffff) as usize;
-            f(false, &buf[2..2 + len])
-        }
+        f(false, &buf[2..2 + len])
     }
 
     /// The stable hash of the lead's id (what the table is keyed by).
@@ -143,7 +154,7 @@ impl LeadBlock {
 
     /// A block holding exactly `slots` (slot 0 a header whose count bits
     /// are overwritten). Used by `new` and by the snapshot decoder.
-    pub(crate) fn from_slots(mut slots: Vec<Slot>) -> LeadBlock {
+    pub(crate) fn from_slots(slots: &mut [Slot]) -> LeadBlock {
         let n = slots.len();
         assert!((2..=MAX_SLOTS).contains(&n), "a lead has 2..=4095 slots");
         slots[0].a = (slots[0].a & !(0xfff << LEN_SHIFT)) | ((n as u64) << LEN_SHIFT);
@@ -385,6 +396,17 @@ impl LeadBlock {
     }
 }
 
+/// Appends the id slots of `id`.
+fn push_id(slots: &mut Vec<Slot>, id: &LeadId<'_>) {
+    match id {
+        LeadId::Uuid(b) => slots.push(Slot {
+            a: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+            b: u64::from_le_bytes(b[8..].try_into().expect("8 bytes")),
+        }),
+        LeadId::Text(s) => slots.extend(text_slots(s)),
+    }
+}
+
 /// The id slots of a text id: its length (u16, little-endian) and bytes,
 /// zero-padded to whole slots, read as little-endian words. Ids longer than
 /// [`MAX_ID_BYTES`] are cut.
@@ -431,7 +453,17 @@ impl Drop for LeadBlock {
 
 impl Clone for LeadBlock {
     fn clone(&self) -> LeadBlock {
-        LeadBlock::from_slots(self.all().to_vec())
+        let src = self.all();
+        let layout = layout(src.len());
+        // SAFETY: a block has at least 2 slots, so the size is non-zero.
+        let raw = unsafe { alloc::alloc(layout) } as *mut Slot;
+        let Some(ptr) = NonNull::new(raw) else {
+            alloc::handle_alloc_error(layout)
+        };
+        // SAFETY: `ptr` is a fresh allocation of `src.len()` slots and `src`
+        // is that many initialized slots (its header holds the same count).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), src.len()) };
+        LeadBlock { ptr }
     }
 }
 

@@ -63,8 +63,10 @@ struct Meta {
     seen_cutoff_ms: i64,
     /// How many times `seen_cutoff_ms` was read.
     cutoff_reads: u32,
-    seen_ids: Vec<u64>,
-    seen_ages: Vec<i64>,
+    /// The packed content of `seen_id_hashes` (8 bytes per id), as read.
+    seen_ids: Vec<u8>,
+    /// The packed content of `seen_time_deltas` (varints), as read.
+    seen_deltas: Vec<u8>,
 }
 
 /// Lead records are handed to decoder threads in batches of about this size.
@@ -153,15 +155,15 @@ fn decode_stream<R: Read>(
     };
     let early_cutoff_reads = meta.cutoff_reads;
     let early_ids = std::mem::take(&mut meta.seen_ids);
-    let early_ages = std::mem::take(&mut meta.seen_ages);
+    let early_deltas = std::mem::take(&mut meta.seen_deltas);
 
     let failed = AtomicBool::new(false);
     let (tx, rx) = sync_channel::<(Vec<u8>, u64)>(threads * 2);
     let rx = Mutex::new(rx);
     let (back_tx, back_rx) = channel::<Vec<u8>>();
     let (read, leads, early_seen) = std::thread::scope(|s| {
-        let seen_job = (!early_ids.is_empty() || !early_ages.is_empty())
-            .then(|| s.spawn(|| seen_window(&early_ids, &early_ages, early_wm, early_cutoff)));
+        let seen_job = (!early_ids.is_empty() || !early_deltas.is_empty())
+            .then(|| s.spawn(|| seen_window(&early_ids, &early_deltas, early_wm, early_cutoff)));
         let workers: Vec<_> = if threads > 1 {
             (0..threads)
                 .map(|_| {
@@ -239,7 +241,7 @@ fn decode_stream<R: Read>(
         meta.seen_cutoff_ms
     };
     let seen = if meta.seen_ids.is_empty()
-        && meta.seen_ages.is_empty()
+        && meta.seen_deltas.is_empty()
         && meta.watermark_reads == early_wm_reads
         && meta.cutoff_reads == early_cutoff_reads
     {
@@ -251,9 +253,9 @@ fn decode_stream<R: Read>(
         // Odd field order: rebuild from all entries with the final watermark.
         let mut ids = early_ids;
         ids.extend_from_slice(&meta.seen_ids);
-        let mut ages = early_ages;
-        ages.extend_from_slice(&meta.seen_ages);
-        seen_window(&ids, &ages, meta.watermark_ms, cutoff)?
+        let mut deltas = early_deltas;
+        deltas.extend_from_slice(&meta.seen_deltas);
+        seen_window(&ids, &deltas, meta.watermark_ms, cutoff)?
     };
     let schedule = RecycleSchedule::from_entries(leads.promoted);
     Ok(Decoded {
@@ -291,7 +293,7 @@ impl Decoders {
             // Only `leads` fields are batched.
             r.key()?;
             let (record, base) = r.len_delimited()?;
-            let lead = decode_lead(record, base, &mut self.scratch)?;
+            let (id, lead) = decode_lead(record, base, &mut self.scratch)?;
             if lead.stage() != Stage::Lead {
                 let Some(due) = lead.recycle_due() else {
                     return Err(WireError {
@@ -299,12 +301,11 @@ impl Decoders {
                         what: "a promoted lead has no decay check scheduled".to_string(),
                     });
                 };
-                self.promoted.push((due, lead.key()));
+                self.promoted.push((due, id.to_key()));
             }
-            let hash = lead.id_hash();
+            let hash = id.hash64();
             let mut shard = map.write_shard(crate::engine::shard_of(hash));
-            let key = lead.key();
-            if LeadTable::find_mut(&mut shard, &key.as_id(), hash).is_some() {
+            if LeadTable::find_mut(&mut shard, &id, hash).is_some() {
                 return Err(WireError {
                     at: base,
                     what: "a lead id appears in two lead records".to_string(),
@@ -325,9 +326,11 @@ impl Decoders {
     }
 }
 
-/// A decoder thread: decodes batches until the channel closes. After a
+/// A decoder thread: decodes batches until the channel closes.
+/// (Not inlined, so profilers can name the decoder threads' work.) After a
 /// failure it keeps receiving (and dropping) batches, so the reader never
 /// blocks on a full channel.
+#[inline(never)]
 fn worker(
     rx: &Mutex<Receiver<(Vec<u8>, u64)>>,
     map: &LeadTable,
@@ -438,7 +441,7 @@ fn next_field<R: Read>(
         | f::LEAD_COUNT
         | f::SEEN_CUTOFF_MS => r.expect(field, wt, VARINT)?,
         f::SEEN_ID_HASHES if wt != LEN => r.expect(field, wt, FIXED64)?,
-        f::SEEN_AGE_MS if wt != LEN => r.expect(field, wt, VARINT)?,
+        f::SEEN_TIME_DELTAS if wt != LEN => r.expect(field, wt, VARINT)?,
         _ => {}
     }
     match wt {
@@ -461,7 +464,7 @@ fn next_field<R: Read>(
                     meta.seen_cutoff_ms = v as i64;
                     meta.cutoff_reads += 1;
                 }
-                f::SEEN_AGE_MS => meta.seen_ages.push(unzigzag(v)),
+                f::SEEN_TIME_DELTAS => wire::put_varint(&mut meta.seen_deltas, v),
                 _ => {}
             }
             src.consume(used);
@@ -470,7 +473,7 @@ fn next_field<R: Read>(
             let v = r.fixed64()?;
             let used = r.consumed();
             if field == f::SEEN_ID_HASHES {
-                meta.seen_ids.push(v);
+                meta.seen_ids.extend_from_slice(&v.to_le_bytes());
             }
             src.consume(used);
         }
@@ -493,11 +496,20 @@ fn next_field<R: Read>(
             match field {
                 f::SEEN_ID_HASHES => {
                     src.consume(head);
-                    packed_fixed64(src, len, &mut meta.seen_ids)?;
+                    if len % 8 != 0 {
+                        return Err(WireError {
+                            at: src.pos() as usize,
+                            what: format!(
+                                "a packed fixed64 array of {len} bytes is not a multiple of 8"
+                            ),
+                        }
+                        .into());
+                    }
+                    raw_bytes(src, len, &mut meta.seen_ids)?;
                 }
-                f::SEEN_AGE_MS => {
+                f::SEEN_TIME_DELTAS => {
                     src.consume(head);
-                    packed_sint64(src, len, &mut meta.seen_ages)?;
+                    raw_bytes(src, len, &mut meta.seen_deltas)?;
                 }
                 _ => {
                     let total = head + len;
@@ -527,58 +539,21 @@ fn next_field<R: Read>(
     Ok(true)
 }
 
-/// Reads a packed fixed64 array of `len` bytes in pieces.
-fn packed_fixed64<R: Read>(
+/// Copies `len` bytes of the body into `out`, in pieces (the dedupe
+/// window's packed arrays: parsed on their own thread).
+fn raw_bytes<R: Read>(
     src: &mut BodySource<R>,
     len: usize,
-    out: &mut Vec<u64>,
+    out: &mut Vec<u8>,
 ) -> Result<(), SourceError> {
-    if len % 8 != 0 {
-        return Err(WireError {
-            at: src.pos() as usize,
-            what: format!("a packed fixed64 array of {len} bytes is not a multiple of 8"),
-        }
-        .into());
-    }
-    out.reserve(len / 8);
+    out.reserve(len);
     let mut left = len;
     while left > 0 {
         let n = left.min(PIECE);
         src.fill(n)?;
-        out.extend(
-            src.available()[..n]
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
-        );
+        out.extend_from_slice(&src.available()[..n]);
         src.consume(n);
         left -= n;
-    }
-    Ok(())
-}
-
-/// Reads a packed sint64 array of `len` bytes in pieces (a piece ends only
-/// where a whole varint still fits, except for the last).
-fn packed_sint64<R: Read>(
-    src: &mut BodySource<R>,
-    len: usize,
-    out: &mut Vec<i64>,
-) -> Result<(), SourceError> {
-    let mut left = len;
-    while left > 0 {
-        let want = left.min(PIECE);
-        src.fill(want)?;
-        let last = want == left;
-        let piece = &src.available()[..want];
-        let mut r = Reader::new(piece, src.pos() as usize);
-        while !r.is_empty() {
-            if !last && want - r.consumed() < 10 {
-                break;
-            }
-            out.push(unzigzag(r.varint()?));
-        }
-        let used = r.consumed();
-        src.consume(used);
-        left -= used;
     }
     Ok(())
 }
@@ -593,49 +568,64 @@ pub(crate) fn summarize(body: &[u8]) -> Result<Summary, SourceError> {
         let mut r = Reader::new(raw, at as usize);
         r.key()?;
         let (record, base) = r.len_delimited()?;
-        let lead = decode_lead(record, base, &mut scratch)?;
+        let (_, lead) = decode_lead(record, base, &mut scratch)?;
         s.leads += 1;
         s.by_stage[lead.stage() as usize] += 1;
         s.slots += lead.tagged().len() as u64;
         Ok(())
     };
     while next_field(&mut src, &mut meta, &mut count)? {}
-    if meta.seen_ids.len() != meta.seen_ages.len() {
-        return Err(seen_mismatch(meta.seen_ids.len(), meta.seen_ages.len()).into());
-    }
+    let seen = seen_entries(&meta.seen_ids, &meta.seen_deltas, meta.watermark_ms)?;
     s.partition = meta.partition;
     s.model_version = meta.model_version;
     s.offsets = meta.offsets;
     s.watermark_ms = meta.watermark_ms;
     s.last_sweep_ms = meta.last_sweep_ms;
     s.taken_at_ms = meta.taken_at_ms;
-    s.seen = meta.seen_ids.len() as u64;
+    s.seen = seen.len() as u64;
     Ok(s)
 }
 
-fn seen_mismatch(ids: usize, ages: usize) -> WireError {
+fn seen_mismatch(ids: usize, deltas: usize) -> WireError {
     WireError {
         at: 0,
-        what: format!("{ids} seen_id_hashes but {ages} seen_age_ms"),
+        what: format!("{ids} seen_id_hashes but {deltas} seen_time_deltas"),
     }
 }
 
-/// Rebuilds the dedupe window from the two parallel arrays (in arrival
-/// order) and its cutoff.
+/// The dedupe entries `(id hash, time)` of the two packed arrays, in
+/// arrival order: times are deltas from the previous entry's (the first
+/// from the watermark).
+fn seen_entries(ids: &[u8], deltas: &[u8], watermark_ms: i64) -> Result<Vec<(u64, i64)>, WireError> {
+    let mut entries = Vec::with_capacity(ids.len() / 8);
+    let mut r = Reader::new(deltas, 0);
+    let mut t = watermark_ms;
+    for id in ids.chunks_exact(8) {
+        if r.is_empty() {
+            return Err(seen_mismatch(ids.len() / 8, entries.len()));
+        }
+        t = t.wrapping_add(unzigzag(r.varint()?));
+        entries.push((u64::from_le_bytes(id.try_into().expect("8 bytes")), t));
+    }
+    if !r.is_empty() {
+        let mut extra = 0;
+        while !r.is_empty() {
+            r.varint()?;
+            extra += 1;
+        }
+        return Err(seen_mismatch(entries.len(), entries.len() + extra));
+    }
+    Ok(entries)
+}
+
+/// Rebuilds the dedupe window from the two packed arrays and its cutoff.
 fn seen_window(
-    ids: &[u64],
-    ages: &[i64],
+    ids: &[u8],
+    deltas: &[u8],
     watermark_ms: i64,
     cutoff_ms: i64,
 ) -> Result<SeenEvents, WireError> {
-    if ids.len() != ages.len() {
-        return Err(seen_mismatch(ids.len(), ages.len()));
-    }
-    let entries: Vec<(u64, i64)> = ids
-        .iter()
-        .zip(ages)
-        .map(|(id, age)| (*id, watermark_ms.wrapping_sub(*age)))
-        .collect();
+    let entries = seen_entries(ids, deltas, watermark_ms)?;
     if let Some(&(_, t)) = entries.iter().find(|(_, t)| *t < cutoff_ms) {
         return Err(WireError {
             at: 0,
@@ -681,7 +671,7 @@ fn topic_offset(bytes: &[u8], base: usize) -> Result<(String, i64), WireError> {
                 r.expect(field, wt, VARINT)?;
                 next = r.varint()? as i64;
             }
-            _ => r.skip(wt)?,
+            _ => r.skip(field, wt)?,
         }
     }
     Ok((topic, next))
@@ -694,6 +684,8 @@ struct Columns {
     ages: Vec<i64>,
     bs: Vec<u64>,
     slots: Vec<Slot>,
+    /// The block being built.
+    block: Vec<Slot>,
 }
 
 /// Appends the values of a repeated varint field (packed or not), mapped by `f`.
@@ -721,9 +713,13 @@ fn varints<T>(
     }
 }
 
-/// Decodes one `LeadRecord` into a lead block; `cols` is scratch space
-/// reused between calls.
-fn decode_lead(bytes: &[u8], base: usize, cols: &mut Columns) -> Result<LeadBlock, WireError> {
+/// Decodes one `LeadRecord` into its id and a lead block; `cols` is
+/// scratch space reused between calls.
+fn decode_lead<'a>(
+    bytes: &'a [u8],
+    base: usize,
+    cols: &mut Columns,
+) -> Result<(LeadId<'a>, LeadBlock), WireError> {
     use wire::lead as f;
     let mut r = Reader::new(bytes, base);
     let mut uuid: Option<[u8; 16]> = None;
@@ -789,7 +785,7 @@ fn decode_lead(bytes: &[u8], base: usize, cols: &mut Columns) -> Result<LeadBloc
                     return Err(r.error(format!("slot_b has wire type {other}")));
                 }
             },
-            _ => r.skip(wt)?,
+            _ => r.skip(field, wt)?,
         }
     }
     if !(0..1 << 48).contains(&last) {
@@ -809,10 +805,12 @@ fn decode_lead(bytes: &[u8], base: usize, cols: &mut Columns) -> Result<LeadBloc
         }
     };
     slots(cols, last).map_err(|what| WireError { at: base, what })?;
-    LeadBlock::from_parts(&id, stage, last, behavior, &cols.slots).ok_or_else(|| WireError {
-        at: base,
-        what: "a lead record holds more slots or a longer id than a lead can".into(),
-    })
+    let block = LeadBlock::from_parts(&id, stage, last, behavior, &cols.slots, &mut cols.block)
+        .ok_or_else(|| WireError {
+            at: base,
+            what: "a lead record holds more slots or a longer id than a lead can".into(),
+        })?;
+    Ok((id, block))
 }
 
 /// Rebuilds a lead's tagged slots from its columns into `cols.slots`.
@@ -881,7 +879,8 @@ mod tests {
             taken_at_ms: 5,
             lead_count: 1,
             seen_id_hashes: vec![7, 8],
-            seen_age_ms: vec![0, 40],
+            // 100, then 40 earlier.
+            seen_time_deltas: vec![0, -40],
             seen_cutoff_ms: 50,
             leads: vec![pb::LeadRecord {
                 id: Some(pb::lead_record::Id::LeadId("x".into())),

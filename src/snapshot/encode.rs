@@ -385,11 +385,12 @@ fn encode_meta(buf: &mut Vec<u8>, c: &Captured, image: &StateImage) {
     put_varint_field(buf, f::SEEN_CUTOFF_MS, image.seen.cutoff_ms() as u64);
 }
 
-/// Writes the dedupe window as two packed arrays in arrival order (ids,
-/// then ages relative to the watermark, which keeps the varints short).
+/// Writes the dedupe window as two packed arrays in arrival order: ids,
+/// then each time as the difference from the previous entry's (the first
+/// from the watermark), which keeps the varints short because arrival
+/// order is nearly time order.
 fn encode_seen(out: &mut Chunks, image: &StateImage) {
     use wire::snapshot as f;
-    let wm = image.watermark_ms;
     let n = image.seen.entries().count();
     if n == 0 {
         return;
@@ -398,11 +399,13 @@ fn encode_seen(out: &mut Chunks, image: &StateImage) {
     head.push(key(f::SEEN_ID_HASHES, LEN));
     put_varint(&mut head, (n * 8) as u64);
     out.extend(&head);
-    let mut ages_len = 0usize;
+    let mut deltas_len = 0usize;
+    let mut prev = image.watermark_ms;
     let mut piece = Vec::with_capacity(8 << 10);
     for (id, t) in image.seen.entries() {
         piece.extend_from_slice(&id.to_le_bytes());
-        ages_len += wire::varint_len(zigzag(wm.wrapping_sub(t)));
+        deltas_len += wire::varint_len(zigzag(t.wrapping_sub(prev)));
+        prev = t;
         if piece.len() >= 8 << 10 {
             out.extend(&piece);
             piece.clear();
@@ -410,10 +413,12 @@ fn encode_seen(out: &mut Chunks, image: &StateImage) {
     }
     out.extend(&piece);
     piece.clear();
-    piece.push(key(f::SEEN_AGE_MS, LEN));
-    put_varint(&mut piece, ages_len as u64);
+    piece.push(key(f::SEEN_TIME_DELTAS, LEN));
+    put_varint(&mut piece, deltas_len as u64);
+    let mut prev = image.watermark_ms;
     for (_, t) in image.seen.entries() {
-        put_varint(&mut piece, zigzag(wm.wrapping_sub(t)));
+        put_varint(&mut piece, zigzag(t.wrapping_sub(prev)));
+        prev = t;
         if piece.len() >= 8 << 10 {
             out.extend(&piece);
             piece.clear();
@@ -593,9 +598,10 @@ mod tests {
         assert_eq!(msg.taken_at_ms, 1_700_000_999_000);
         assert_eq!(msg.lead_count, 2);
         assert_eq!(msg.seen_id_hashes.len(), 3);
-        assert_eq!(msg.seen_age_ms.len(), 3);
-        for (id, age) in msg.seen_id_hashes.iter().zip(&msg.seen_age_ms) {
-            let t = msg.watermark_ms.wrapping_sub(*age);
+        assert_eq!(msg.seen_time_deltas.len(), 3);
+        let mut t = msg.watermark_ms;
+        for (id, delta) in msg.seen_id_hashes.iter().zip(&msg.seen_time_deltas) {
+            t = t.wrapping_add(*delta);
             assert!(st.seen().entries().contains(&(*id, t)));
         }
         let uuid = msg

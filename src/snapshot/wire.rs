@@ -1,7 +1,12 @@
 //! Protobuf wire primitives (varints, keys, length-delimited fields) and the
-//! field numbers of `snapshot.proto`, shared by the hand-written encoder and
-//! decoder. They write and read straight from byte buffers so that millions
-//! of lead records never go through an intermediate prost struct.
+//! field numbers of `snapshot.proto`, shared by the snapshot encoder and
+//! decoder, which write and read straight from byte buffers so that
+//! millions of lead records never go through an intermediate prost struct.
+//! Reading varints and keys, skipping fields, and varint lengths are
+//! `prost::encoding`'s (measured against the hand-written versions they
+//! replaced: BENCHMARKS.md "Snapshots"); writing varints into the encoder's
+//! cursor stays hand-written (prost's costs 28% more there). What else is
+//! here: bounds-checked cursors that report the body offset of a problem.
 
 use std::fmt;
 
@@ -25,7 +30,7 @@ pub(crate) mod snapshot {
     pub const TAKEN_AT_MS: u32 = 6;
     pub const LEAD_COUNT: u32 = 7;
     pub const SEEN_ID_HASHES: u32 = 8;
-    pub const SEEN_AGE_MS: u32 = 9;
+    pub const SEEN_TIME_DELTAS: u32 = 9;
     pub const LEADS: u32 = 10;
     pub const SEEN_CUTOFF_MS: u32 = 11;
 }
@@ -58,18 +63,13 @@ pub(crate) const fn key(field: u32, wire_type: u32) -> u8 {
 /// Bytes a varint of `v` takes (1..=10).
 #[inline(always)]
 pub(crate) const fn varint_len(v: u64) -> usize {
-    // 1 byte per started group of 7 significant bits (at least one).
-    ((((v | 1).leading_zeros() ^ 63) * 9 + 73) / 64) as usize
+    prost::encoding::encoded_len_varint(v)
 }
 
 /// Appends `v` as a varint.
 #[inline(always)]
-pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+pub(crate) fn put_varint(buf: &mut Vec<u8>, v: u64) {
+    prost::encoding::encode_varint(v, buf);
 }
 
 /// Zigzag-maps a signed value so small magnitudes of either sign stay short (sint64).
@@ -140,7 +140,10 @@ impl<'a> Out<'a> {
         self.pos += 1;
     }
 
-    /// Writes a varint.
+    /// Writes a varint. Hand-written rather than `prost::encoding::
+    /// encode_varint`, which costs the encoder 28% more instructions through
+    /// a slice cursor (BENCHMARKS.md "Snapshots"); the byte format is the
+    /// same, and `prost` decodes it (see the tests in `encode.rs`).
     #[inline(always)]
     pub(crate) fn varint(&mut self, mut v: u64) {
         while v >= 0x80 {
@@ -227,46 +230,29 @@ impl<'a> Reader<'a> {
     /// Reads one varint.
     #[inline(always)]
     pub(crate) fn varint(&mut self) -> Result<u64, WireError> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or_else(|| self.error("unexpected end of data in a varint"))?;
-        if b < 0x80 {
-            self.pos += 1;
-            return Ok(u64::from(b));
-        }
-        self.varint_slow()
-    }
-
-    #[cold]
-    fn varint_slow(&mut self) -> Result<u64, WireError> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let b = *self
-                .buf
-                .get(self.pos + i)
-                .ok_or_else(|| self.error("unexpected end of data in a varint"))?;
-            if i == 9 && b > 1 {
-                return Err(self.error("varint longer than 64 bits"));
+        let mut rest = &self.buf[self.pos.min(self.buf.len())..];
+        let before = rest.len();
+        match prost::encoding::decode_varint(&mut rest) {
+            Ok(v) => {
+                self.pos += before - rest.len();
+                Ok(v)
             }
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b < 0x80 {
-                self.pos += i + 1;
-                return Ok(v);
-            }
+            Err(e) => Err(self.error(format!("bad varint ({e})"))),
         }
-        Err(self.error("varint longer than 10 bytes"))
     }
 
     /// Reads a field key: `(field number, wire type)`.
     #[inline(always)]
     pub(crate) fn key(&mut self) -> Result<(u32, u32), WireError> {
-        let k = self.varint()?;
-        let field = k >> 3;
-        if field == 0 || field > u64::from(u32::MAX >> 3) {
-            return Err(self.error(format!("invalid field number {field}")));
+        let mut rest = &self.buf[self.pos.min(self.buf.len())..];
+        let before = rest.len();
+        match prost::encoding::decode_key(&mut rest) {
+            Ok((field, wt)) => {
+                self.pos += before - rest.len();
+                Ok((field, wt as u32))
+            }
+            Err(e) => Err(self.error(format!("bad field key ({e})"))),
         }
-        Ok((field as u32, (k & 7) as u32))
     }
 
     /// Reads 8 little-endian bytes.
@@ -296,20 +282,19 @@ impl<'a> Reader<'a> {
         Ok((&self.buf[start..self.pos], self.base + start))
     }
 
-    /// Skips a field of an unknown number (forward compatibility).
-    pub(crate) fn skip(&mut self, wire_type: u32) -> Result<(), WireError> {
-        match wire_type {
-            VARINT => self.varint().map(drop),
-            FIXED64 => self.fixed64().map(drop),
-            LEN => self.len_delimited().map(drop),
-            FIXED32 => {
-                if self.buf.len() - self.pos < 4 {
-                    return Err(self.error("unexpected end of data in a fixed32"));
-                }
-                self.pos += 4;
+    /// Skips field `field` of an unknown number (forward compatibility).
+    pub(crate) fn skip(&mut self, field: u32, wire_type: u32) -> Result<(), WireError> {
+        use prost::encoding::{skip_field, DecodeContext, WireType};
+        let wt = WireType::try_from(u64::from(wire_type))
+            .map_err(|_| self.error(format!("unsupported wire type {wire_type}")))?;
+        let mut rest = &self.buf[self.pos.min(self.buf.len())..];
+        let before = rest.len();
+        match skip_field(wt, field, &mut rest, DecodeContext::default()) {
+            Ok(()) => {
+                self.pos += before - rest.len();
                 Ok(())
             }
-            other => Err(self.error(format!("unsupported wire type {other}"))),
+            Err(e) => Err(self.error(format!("cannot skip field {field} ({e})"))),
         }
     }
 
