@@ -114,7 +114,12 @@ fn measure_encode(captured: &leadscore::snapshot::Captured) -> u64 {
 /// Loads the newest snapshot (for callgrind: `LEADSCORE_BENCH_ONCE=1`).
 #[inline(never)]
 fn measure_load(store: &SnapshotStore) -> usize {
-    store.load_newest(0).snapshot.expect("restored").state.lead_count()
+    store
+        .load_newest(0)
+        .snapshot
+        .expect("restored")
+        .state
+        .lead_count()
 }
 
 fn main() {

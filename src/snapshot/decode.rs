@@ -596,7 +596,11 @@ fn seen_mismatch(ids: usize, deltas: usize) -> WireError {
 /// The dedupe entries `(id hash, time)` of the two packed arrays, in
 /// arrival order: times are deltas from the previous entry's (the first
 /// from the watermark).
-fn seen_entries(ids: &[u8], deltas: &[u8], watermark_ms: i64) -> Result<Vec<(u64, i64)>, WireError> {
+fn seen_entries(
+    ids: &[u8],
+    deltas: &[u8],
+    watermark_ms: i64,
+) -> Result<Vec<(u64, i64)>, WireError> {
     let mut entries = Vec::with_capacity(ids.len() / 8);
     let mut r = Reader::new(deltas, 0);
     let mut t = watermark_ms;
