@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::decimal::{d1, d2, signed_d1};
 use super::lead::{LeadState, Score};
 use super::lead_block::LeadBlock;
 use super::stage::{Reason, Stage};
@@ -129,11 +130,11 @@ pub(crate) fn crossed(model: &Model, from: Stage, to: Stage, score: Score) -> Ve
     let st = &model.stages;
     match to {
         Stage::Sql => vec![
-            format!("total {:.2} >= sql_at {}", score.total, st.sql_at),
-            format!("fit {:.2} >= sql_min_fit {}", score.fit, st.sql_min_fit),
+            format!("total {} >= sql_at {}", d2(score.total), st.sql_at),
+            format!("fit {} >= sql_min_fit {}", d2(score.fit), st.sql_min_fit),
         ],
         Stage::Mql if score.total >= st.mql_at => {
-            vec![format!("total {:.2} >= mql_at {}", score.total, st.mql_at)]
+            vec![format!("total {} >= mql_at {}", d2(score.total), st.mql_at)]
         }
         Stage::Mql => Vec::new(),
         Stage::Lead => vec![recycle_line(model, from, score)],
@@ -150,7 +151,7 @@ pub(crate) fn recycle_line(model: &Model, stage: Stage, score: Score) -> String 
         ("mql_recycle_below", st.mql_recycle_below)
     };
     let op = if score.total < at { "<" } else { ">=" };
-    format!("total {:.2} {op} {name} {at}", score.total)
+    format!("total {} {op} {name} {at}", d2(score.total))
 }
 
 /// The names of the signals in a signal bit set.
@@ -173,21 +174,19 @@ pub(crate) fn summary(
     top: &[Contribution],
     signals: &[String],
 ) -> String {
-    let mut s = format!(
-        "{verb} {} with score {:.1} (behavior {:.1}, fit {:.1})",
+    use std::fmt::Write;
+    let mut s = String::with_capacity(160);
+    let _ = write!(
+        s,
+        "{verb} {} with score {} (behavior {}, fit {})",
         stage.as_str().to_uppercase(),
-        score.total,
-        score.behavior,
-        score.fit
+        d1(score.total),
+        d1(score.behavior),
+        d1(score.fit)
     );
-    let tops: Vec<String> = top
-        .iter()
-        .take(3)
-        .map(|c| format!("{} x{} ({:+.1})", c.rule, c.count, c.points))
-        .collect();
-    if !tops.is_empty() {
-        s.push_str("; top: ");
-        s.push_str(&tops.join(", "));
+    for (i, c) in top.iter().take(3).enumerate() {
+        s.push_str(if i == 0 { "; top: " } else { ", " });
+        let _ = write!(s, "{} x{} ({})", c.rule, c.count, signed_d1(c.points));
     }
     if !signals.is_empty() && stage == Stage::Sql {
         s.push_str("; signals: ");

@@ -6,14 +6,21 @@
 //! what gets a lead with a typical history under 160 bytes.
 //!
 //! The header (slot 0): `a` = last event time (bits 0..48) | stage (48..50)
-//! | snapshot parity (50) | id is a UUID (51) | slot count (52..64); `b` =
-//! the behaviour total of decay group 0 as of the last event (f64 bits).
+//! | snapshot parity (50) | id is a UUID (51) | slot count (52..62) | spare
+//! slots allocated after them (62..64); `b` = the behaviour total of decay
+//! group 0 as of the last event (f64 bits).
+//!
+//! A lead of up to 8 slots (most leads) is allocated exactly; a bigger one
+//! grows 3 slots at a time and keeps up to 3 spare slots when it shrinks,
+//! because an active lead adds a window candidate with most events and
+//! drops expired ones often, and a reallocation each time cost more than
+//! the rest of `apply` together.
 //! The id: one slot of UUID bytes, or a text id as its length (u16) and
 //! bytes, padded to whole slots.
 //!
 //! The only `unsafe` code of the engine is here: allocation, reallocation
-//! and release of the block, whose size is always exactly the slot count in
-//! the header times 16 bytes.
+//! and release of the block, whose size is always exactly the slot count
+//! plus the spare count in the header, times 16 bytes.
 
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;
@@ -21,15 +28,24 @@ use std::ptr::NonNull;
 use super::lead_key::{uuid_text, LeadId, LeadKey};
 use super::slot::{Slot, TIME_MASK};
 
-/// Most slots a lead can hold (the header's 12-bit count). A lead that
-/// would need more is abusive: see `LeadState::apply_rule`.
-pub const MAX_SLOTS: usize = 4095;
+/// Most slots a lead can hold (the header's 10-bit count). A lead that
+/// would need more is abusive: see `candidates::FULL_AT`.
+pub const MAX_SLOTS: usize = 1023;
 
 /// Longest lead id the engine keeps (longer ids are refused by the engine
 /// as rate-limited abuse; real CRM ids are far shorter).
 pub const MAX_ID_BYTES: usize = 1024;
 
 const LEN_SHIFT: u32 = 52;
+/// Mask of the slot count (10 bits at `LEN_SHIFT`).
+const LEN_MASK: u64 = 0x3ff << LEN_SHIFT;
+const SPARE_SHIFT: u32 = 62;
+/// Mask of the spare count (2 bits at `SPARE_SHIFT`).
+const SPARE_MASK: u64 = 3 << SPARE_SHIFT;
+/// Both counts, which only this module's allocation code may change.
+const SIZE_MASK: u64 = LEN_MASK | SPARE_MASK;
+/// Leads of more slots than this grow with spare room.
+const EXACT_UP_TO: usize = 8;
 const STAGE_SHIFT: u32 = 48;
 const PARITY_BIT: u64 = 1 << 50;
 const UUID_BIT: u64 = 1 << 51;
@@ -156,8 +172,8 @@ impl LeadBlock {
     /// are overwritten). Used by `new` and by the snapshot decoder.
     pub(crate) fn from_slots(slots: &mut [Slot]) -> LeadBlock {
         let n = slots.len();
-        assert!((2..=MAX_SLOTS).contains(&n), "a lead has 2..=4095 slots");
-        slots[0].a = (slots[0].a & !(0xfff << LEN_SHIFT)) | ((n as u64) << LEN_SHIFT);
+        assert!((2..=MAX_SLOTS).contains(&n), "a lead has 2..=1023 slots");
+        slots[0].a = (slots[0].a & !SIZE_MASK) | ((n as u64) << LEN_SHIFT);
         let layout = layout(n);
         // SAFETY: the layout has a non-zero size (n >= 2 slots of 16 bytes).
         let raw = unsafe { alloc::alloc(layout) } as *mut Slot;
@@ -173,10 +189,11 @@ impl LeadBlock {
     /// Every slot, header and id included (snapshots, equality).
     #[inline(always)]
     pub(crate) fn all(&self) -> &[Slot] {
-        // SAFETY: the allocation holds exactly len() initialized slots, and
-        // the header at its start is always initialized.
+        // SAFETY: the allocation holds the header's live count of
+        // initialized slots (then up to 3 spare ones), and the header at its
+        // start is always initialized.
         unsafe {
-            let n = (self.ptr.as_ref().a >> LEN_SHIFT) as usize;
+            let n = ((self.ptr.as_ref().a & LEN_MASK) >> LEN_SHIFT) as usize;
             std::slice::from_raw_parts(self.ptr.as_ptr(), n)
         }
     }
@@ -204,7 +221,7 @@ impl LeadBlock {
         // SAFETY: slot 0 always exists; we hold `&mut self`.
         unsafe {
             let h = &mut self.ptr.as_mut().a;
-            *h = (v & !(0xfff << LEN_SHIFT)) | (*h & (0xfff << LEN_SHIFT));
+            *h = (v & !SIZE_MASK) | (*h & SIZE_MASK);
         }
     }
 
@@ -326,6 +343,29 @@ impl LeadBlock {
         }
     }
 
+    /// Spare slots allocated after the live ones.
+    #[inline(always)]
+    fn spare(&self) -> usize {
+        ((self.head() & SPARE_MASK) >> SPARE_SHIFT) as usize
+    }
+
+    /// Slots allocated: live plus spare (what the allocation's layout is).
+    #[inline(always)]
+    fn capacity(&self) -> usize {
+        self.all().len() + self.spare()
+    }
+
+    /// Sets the live and spare counts (which must describe the allocation).
+    #[inline(always)]
+    fn set_size(&mut self, len: usize, spare: usize) {
+        debug_assert!(len <= MAX_SLOTS && spare <= 3);
+        // SAFETY: slot 0 always exists; we hold `&mut self`.
+        unsafe {
+            let h = &mut self.ptr.as_mut().a;
+            *h = (*h & !SIZE_MASK) | ((len as u64) << LEN_SHIFT) | ((spare as u64) << SPARE_SHIFT);
+        }
+    }
+
     /// Appends a tagged slot; false (and nothing changes) when the lead
     /// already holds [`MAX_SLOTS`].
     pub(crate) fn push(&mut self, s: Slot) -> bool {
@@ -333,9 +373,20 @@ impl LeadBlock {
         if n >= MAX_SLOTS {
             return false;
         }
-        self.resize(n + 1);
-        // SAFETY: after `resize(n + 1)` the block holds n + 1 slots; the last
-        // one is written here before anything reads it.
+        let spare = self.spare();
+        if spare > 0 {
+            self.set_size(n + 1, spare - 1);
+        } else {
+            let extra = if n + 1 > EXACT_UP_TO {
+                3.min(MAX_SLOTS - (n + 1))
+            } else {
+                0
+            };
+            self.reallocate(n + 1 + extra);
+            self.set_size(n + 1, extra);
+        }
+        // SAFETY: the block now holds n + 1 live slots within its
+        // allocation; the last one is written here before anything reads it.
         unsafe { self.ptr.as_ptr().add(n).write(s) };
         true
     }
@@ -347,12 +398,12 @@ impl LeadBlock {
         let at = start + i;
         assert!(at < n, "tagged slot {i} exists");
         // SAFETY: `at < n`; shifting slots at+1..n one down stays within the
-        // allocation, and then the block shrinks to the n - 1 live slots.
+        // allocation.
         unsafe {
             let p = self.ptr.as_ptr();
             std::ptr::copy(p.add(at + 1), p.add(at), n - at - 1);
         }
-        self.resize(n - 1);
+        self.shrink_to(n - 1);
     }
 
     /// Keeps only the tagged slots for which `keep` is true, in order.
@@ -370,28 +421,41 @@ impl LeadBlock {
             }
         }
         if w != n {
-            self.resize(w);
+            self.shrink_to(w);
         }
     }
 
-    /// Changes the slot count to `n` (keeping the first `min(n, len)`
-    /// slots), reallocating to exactly `n` slots.
-    fn resize(&mut self, n: usize) {
-        let old = self.all().len();
-        debug_assert!((2..=MAX_SLOTS).contains(&n));
-        // SAFETY: `ptr` was allocated with `layout(old)` (the header count
-        // always matches the allocation); the new size is non-zero. realloc
-        // keeps the first min(old, n) slots, and the header is rewritten
-        // with the new count before anything else reads it.
+    /// Makes `len` the live count after slots were removed from the end:
+    /// the freed slots become spare, up to 3; beyond that the block is
+    /// reallocated (with 3 spare for a big lead, none for a small one).
+    fn shrink_to(&mut self, len: usize) {
+        let cap = self.capacity();
+        if cap - len <= 3 {
+            self.set_size(len, cap - len);
+            return;
+        }
+        let spare = if len > EXACT_UP_TO { 3 } else { 0 };
+        self.reallocate(len + spare);
+        self.set_size(len, spare);
+    }
+
+    /// Reallocates the block to `cap` slots, keeping the first
+    /// `min(cap, len)`; the caller then sets the counts to describe it.
+    fn reallocate(&mut self, cap: usize) {
+        let old = self.capacity();
+        debug_assert!((2..=MAX_SLOTS).contains(&cap));
+        // SAFETY: `ptr` was allocated with `layout(old)` (the header's live
+        // plus spare counts always describe the allocation); the new size is
+        // non-zero. realloc keeps the first min(old, cap) slots, among them
+        // the header, whose counts the caller rewrites before anything else
+        // reads them.
         unsafe {
-            let raw = alloc::realloc(self.ptr.as_ptr() as *mut u8, layout(old), layout(n).size())
+            let raw = alloc::realloc(self.ptr.as_ptr() as *mut u8, layout(old), layout(cap).size())
                 as *mut Slot;
             let Some(ptr) = NonNull::new(raw) else {
-                alloc::handle_alloc_error(layout(n))
+                alloc::handle_alloc_error(layout(cap))
             };
             self.ptr = ptr;
-            let h = &mut self.ptr.as_mut().a;
-            *h = (*h & !(0xfff << LEN_SHIFT)) | ((n as u64) << LEN_SHIFT);
         }
     }
 }
@@ -444,35 +508,28 @@ fn id_bytes(slots: &[Slot], len: usize) -> Vec<u8> {
 
 impl Drop for LeadBlock {
     fn drop(&mut self) {
-        let n = self.all().len();
-        // SAFETY: the block was allocated with `layout(n)` (the header count
-        // matches the allocation) and is not used after this.
-        unsafe { alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout(n)) }
+        let cap = self.capacity();
+        // SAFETY: the block was allocated with `layout(cap)` (the header's
+        // counts describe the allocation) and is not used after this.
+        unsafe { alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout(cap)) }
     }
 }
 
 impl Clone for LeadBlock {
+    /// A copy of the live slots, allocated exactly.
     fn clone(&self) -> LeadBlock {
-        let src = self.all();
-        let layout = layout(src.len());
-        // SAFETY: a block has at least 2 slots, so the size is non-zero.
-        let raw = unsafe { alloc::alloc(layout) } as *mut Slot;
-        let Some(ptr) = NonNull::new(raw) else {
-            alloc::handle_alloc_error(layout)
-        };
-        // SAFETY: `ptr` is a fresh allocation of `src.len()` slots and `src`
-        // is that many initialized slots (its header holds the same count).
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), src.len()) };
-        LeadBlock { ptr }
+        LeadBlock::from_slots(&mut self.all().to_vec())
     }
 }
 
 impl PartialEq for LeadBlock {
-    /// Equal state: every word, except which snapshot generation last saw it.
+    /// Equal state: every word, except which snapshot generation last saw
+    /// it and how much spare room its allocation has.
     fn eq(&self, other: &LeadBlock) -> bool {
         let (a, b) = (self.all(), other.all());
+        let ignored = PARITY_BIT | SPARE_MASK;
         a.len() == b.len()
-            && (a[0].a & !PARITY_BIT) == (b[0].a & !PARITY_BIT)
+            && (a[0].a & !ignored) == (b[0].a & !ignored)
             && a[0].b == b[0].b
             && a[1..] == b[1..]
     }
@@ -541,6 +598,28 @@ mod tests {
         assert_eq!(c, b, "parity is not state");
         b.tagged_mut()[0].b = 0;
         assert_ne!(c, b);
+    }
+
+    #[test]
+    fn big_leads_grow_and_shrink_with_spare_room() {
+        let mut b = LeadBlock::new(&LeadId::Text("x"), 0, false);
+        for i in 0..40u16 {
+            assert!(b.push(candidate(i, 1, u64::from(i))));
+            assert!(b.spare() <= 3);
+            if b.all().len() <= EXACT_UP_TO {
+                assert_eq!(b.spare(), 0, "small leads are exact");
+            }
+        }
+        for _ in 0..20 {
+            b.remove_tagged(0);
+            assert!(b.spare() <= 3);
+        }
+        b.retain_tagged(|s| s.b % 5 == 0);
+        assert!(b.spare() <= 3);
+        let keys: Vec<u64> = b.tagged().iter().map(|s| s.b).collect();
+        assert_eq!(keys, vec![20, 25, 30, 35]);
+        assert_eq!(b.clone(), b);
+        assert_eq!(b.clone().spare(), 0);
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod bot_verdicts;
 mod candidates;
 mod capture;
 mod change;
+mod decimal;
 mod dedupe;
 mod hashed_key;
 mod lead;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::decimal::d2;
 use super::change::{block_contributions, recycle_line, signal_names, summary, Explanation};
 use super::lead::{HistoryEntry, LeadState, Score};
 use super::stage::Stage;
@@ -40,20 +41,20 @@ pub fn lead_view(model: &Model, lead: &LeadState) -> LeadView {
     let cmp = |x: f64, at: f64| if x >= at { ">=" } else { "<" };
     let mut thresholds = vec![
         format!(
-            "total {:.2} {} mql_at {}",
-            score.total,
+            "total {} {} mql_at {}",
+            d2(score.total),
             cmp(score.total, st.mql_at),
             st.mql_at
         ),
         format!(
-            "total {:.2} {} sql_at {}",
-            score.total,
+            "total {} {} sql_at {}",
+            d2(score.total),
             cmp(score.total, st.sql_at),
             st.sql_at
         ),
         format!(
-            "fit {:.2} {} sql_min_fit {}",
-            score.fit,
+            "fit {} {} sql_min_fit {}",
+            d2(score.fit),
             cmp(score.fit, st.sql_min_fit),
             st.sql_min_fit
         ),
