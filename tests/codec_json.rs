@@ -720,6 +720,20 @@ mod codec {
     }
 
     #[test]
+    fn refuses_lead_ids_longer_than_the_engine_keeps() {
+        let long = "x".repeat(1025);
+        let json = format!(
+            r#"{{"event_id":"e","lead_id":"{long}","occurred_at":0,"type":"form","form":"other"}}"#
+        );
+        assert_err(&json, "lead_id", "is 1025 bytes long, over the limit of 1024 bytes");
+        let ok_len = "x".repeat(1024);
+        let json = format!(
+            r#"{{"event_id":"e","lead_id":"{ok_len}","occurred_at":0,"type":"form","form":"other"}}"#
+        );
+        assert_eq!(ok(&json).lead_id.len(), 1024);
+    }
+
+    #[test]
     fn refuses_repeated_fields() {
         assert_err(
             r#"{"event_id":"e","lead_id":"l","lead_id":"m","occurred_at":0,"type":"form","form":"other"}"#,

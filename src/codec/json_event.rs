@@ -18,7 +18,7 @@ use super::error::{quote, DecodeError};
 use super::limits::DecodeLimits;
 use super::timestamp::{check_epoch_range, format_rfc3339_ms, parse_time_str};
 use super::validate::{
-    check_profile, check_size, check_skew, optional, required_id, web_path, Vocabulary,
+    check_profile, check_size, check_skew, lead_id, optional, required_id, web_path, Vocabulary,
 };
 use crate::event::{
     AssetKind, Event, EventBody, EventType, FormKind, Profile, WebContext, WebinarAction,
@@ -477,7 +477,7 @@ pub(crate) fn decode<'a>(
     check_size(payload, limits)?;
     let mut raw = Raw::parse(payload)?;
     let event_id = required_id(Key::EventId.name(), raw.str(Key::EventId)?)?;
-    let lead_id = required_id(Key::LeadId.name(), raw.str(Key::LeadId)?)?;
+    let lead_id = lead_id(raw.str(Key::LeadId)?)?;
     let occurred_at_ms = raw.occurred_at()?;
     check_skew(Key::OccurredAt.name(), occurred_at_ms, now_ms, limits)?;
     let ty = raw.event_type(expected)?;
