@@ -143,9 +143,8 @@ fn main() {
         return;
     }
     println!(
-        "snapshot bench: {leads} leads, {} dedupe entries, {} promoted; built in {:.1?}",
+        "snapshot bench: {leads} leads, {} dedupe entries; built in {:.1?}",
         state.seen().len(),
-        state.promoted().len(),
         t.elapsed()
     );
     let dir = tempfile::tempdir().expect("temp dir");

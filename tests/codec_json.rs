@@ -725,7 +725,11 @@ mod codec {
         let json = format!(
             r#"{{"event_id":"e","lead_id":"{long}","occurred_at":0,"type":"form","form":"other"}}"#
         );
-        assert_err(&json, "lead_id", "is 1025 bytes long, over the limit of 1024 bytes");
+        assert_err(
+            &json,
+            "lead_id",
+            "is 1025 bytes long, over the limit of 1024 bytes",
+        );
         let ok_len = "x".repeat(1024);
         let json = format!(
             r#"{{"event_id":"e","lead_id":"{ok_len}","occurred_at":0,"type":"form","form":"other"}}"#

@@ -13,8 +13,7 @@ use super::limits::DecodeLimits;
 use super::proto;
 use super::timestamp::check_epoch_range;
 use super::validate::{
-    check_expected, check_profile, check_size, check_skew, lead_id, optional, required_id,
-    web_path,
+    check_expected, check_profile, check_size, check_skew, lead_id, optional, required_id, web_path,
 };
 use crate::event::{
     AssetKind, Event, EventBody, EventType, FormKind, Profile, WebContext, WebinarAction,

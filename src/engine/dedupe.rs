@@ -128,8 +128,10 @@ impl SeenEvents {
             let mut k = self.front;
             while k < c.len() && c[k].1 < self.cutoff_ms {
                 let (id, t) = c[k];
-                if self.ids.get(&id) == Some(&t) {
-                    self.ids.remove(&id);
+                // One lookup: an id seen again after it expired (a newer
+                // time) goes back in.
+                if let Some(newer) = self.ids.remove(&id).filter(|&v| v != t) {
+                    self.ids.insert(id, newer);
                 }
                 k += 1;
             }

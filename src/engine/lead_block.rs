@@ -450,8 +450,11 @@ impl LeadBlock {
         // the header, whose counts the caller rewrites before anything else
         // reads them.
         unsafe {
-            let raw = alloc::realloc(self.ptr.as_ptr() as *mut u8, layout(old), layout(cap).size())
-                as *mut Slot;
+            let raw = alloc::realloc(
+                self.ptr.as_ptr() as *mut u8,
+                layout(old),
+                layout(cap).size(),
+            ) as *mut Slot;
             let Some(ptr) = NonNull::new(raw) else {
                 alloc::handle_alloc_error(layout(cap))
             };

@@ -92,9 +92,22 @@ impl LeadTable {
         shard.find(hash, |b| b.has_id(id)).map(f)
     }
 
-    /// Inserts a block whose id is not in the table yet.
-    pub(crate) fn insert_new(shard: &mut Shard, hash: u64, block: LeadBlock) {
-        shard.insert_unique(hash, block, block_hash);
+    /// Inserts a block unless its id is in the table already (one probe);
+    /// returns whether it was inserted.
+    pub(crate) fn insert_if_absent(
+        shard: &mut Shard,
+        id: &LeadId<'_>,
+        hash: u64,
+        block: LeadBlock,
+    ) -> bool {
+        use hashbrown::hash_table::Entry;
+        match shard.entry(hash, |b| b.has_id(id), block_hash) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(v) => {
+                v.insert(block);
+                true
+            }
+        }
     }
 
     /// Finds a lead in a locked shard, for writing.

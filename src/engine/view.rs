@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use super::decimal::d2;
 use super::change::{block_contributions, recycle_line, signal_names, summary, Explanation};
+use super::decimal::d2;
 use super::lead::{HistoryEntry, LeadState, Score};
 use super::stage::Stage;
 use crate::model::Model;

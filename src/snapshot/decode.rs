@@ -188,6 +188,11 @@ fn decode_stream<R: Read>(
                 d.push(raw, *at);
             }
             while !failed.load(Ordering::Relaxed) {
+                // Runs of whole lead records in the window go to the
+                // batches in one copy; anything else field by field.
+                if lead_run(src, &mut d)? {
+                    continue;
+                }
                 let more = next_field(src, &mut meta, &mut |raw, at| {
                     d.push(raw, at);
                     Ok(())
@@ -305,13 +310,12 @@ impl Decoders {
             }
             let hash = id.hash64();
             let mut shard = map.write_shard(crate::engine::shard_of(hash));
-            if LeadTable::find_mut(&mut shard, &id, hash).is_some() {
+            if !LeadTable::insert_if_absent(&mut shard, &id, hash, lead) {
                 return Err(WireError {
                     at: base,
                     what: "a lead id appears in two lead records".to_string(),
                 });
             }
-            LeadTable::insert_new(&mut shard, hash, lead);
             self.count += 1;
         }
         Ok(())
@@ -410,6 +414,38 @@ impl Dispatch<'_> {
         self.tx.take();
         std::mem::take(&mut self.inline)
     }
+}
+
+/// Window bytes [`lead_run`] makes available before it looks for a run.
+const RUN_WINDOW: usize = 1 << 20;
+
+/// Hands the longest run of whole `leads` fields at the start of the
+/// window to the batches, as one piece. Returns false (consuming nothing)
+/// when the next field is not a whole lead record in the window; the field
+/// by field reader then deals with it.
+fn lead_run<R: Read>(src: &mut BodySource<R>, d: &mut Dispatch<'_>) -> Result<bool, SourceError> {
+    const LEAD_KEY: u8 = wire::key(wire::snapshot::LEADS, LEN);
+    src.fill(src.remaining().min(RUN_WINDOW as u64) as usize)?;
+    let bytes = src.available();
+    let mut end = 0usize;
+    while end < bytes.len() && bytes[end] == LEAD_KEY {
+        let mut rest = &bytes[end + 1..];
+        let before = rest.len();
+        let Ok(len) = prost::encoding::decode_varint(&mut rest) else {
+            break;
+        };
+        let head = 1 + before - rest.len();
+        if len > (bytes.len() - end - head) as u64 {
+            break;
+        }
+        end += head + len as usize;
+    }
+    if end == 0 {
+        return Ok(false);
+    }
+    d.push(&bytes[..end], src.pos());
+    src.consume(end);
+    Ok(true)
 }
 
 /// Receives each raw lead field (key, length, record) and its body offset.
