@@ -53,7 +53,7 @@ impl fmt::Display for Fixed {
             _ => 0.0,
         };
         let a = self.x.abs();
-        if scale == 0.0 || !(a < 1e13) {
+        if scale == 0.0 || !a.is_finite() || a >= 1e13 {
             return if self.plus {
                 write!(f, "{:+.*}", d, self.x)
             } else {
