@@ -54,6 +54,57 @@ pub struct Flips {
     pub readmitted: u32,
 }
 
+/// For each rule, the time before which its candidates are forgotten, for
+/// one horizon (every event from now on is at or after `horizon_ms`, the
+/// watermark minus the allowed lateness): a candidate goes once no such
+/// event can fall in its repeat window, its minute (rate limit) or its UTC
+/// day (daily cap), and, if it is admitted and feeds an SQL signal, once it
+/// is out of the signal's window. Computed once per horizon, so the check
+/// per candidate is one comparison.
+#[derive(Debug, Default)]
+pub(crate) struct ExpiryCutoffs {
+    horizon_ms: Option<i64>,
+    /// `(cutoff, cutoff if admitted)` per rule id.
+    by_rule: Vec<(i64, i64)>,
+}
+
+impl ExpiryCutoffs {
+    /// Makes the cutoffs those of `horizon_ms` (a no-op if they are).
+    pub(crate) fn update(&mut self, model: &Model, horizon_ms: i64) {
+        if self.horizon_ms == Some(horizon_ms) && self.by_rule.len() == model.rules.len() {
+            return;
+        }
+        self.horizon_ms = Some(horizon_ms);
+        let h = horizon_ms;
+        let limit = model.filters.max_events_per_lead_per_minute;
+        let floor_to = |unit: i64| h.div_euclid(unit).saturating_mul(unit);
+        self.by_rule.clear();
+        self.by_rule.extend(model.rules.iter().map(|r| {
+            let mut cut = match r.repeat {
+                None => i64::MAX,
+                Some(Repeat {
+                    window_ms: Some(w), ..
+                }) => floor_to(w),
+                Some(Repeat {
+                    window_ms: None, ..
+                }) => i64::MIN,
+            };
+            if limit > 0 {
+                cut = cut.min(floor_to(60_000));
+            }
+            if r.daily_cap_hits.is_some() {
+                cut = cut.min(floor_to(DAY_MS));
+            }
+            let signal = if r.signal_within_ms > 0 {
+                cut.min(h.saturating_sub(r.signal_within_ms).saturating_add(1))
+            } else {
+                cut
+            };
+            (cut, signal)
+        }));
+    }
+}
+
 /// Whether `s` is a candidate.
 #[inline(always)]
 fn is_cand(s: &Slot) -> bool {
@@ -102,24 +153,84 @@ impl LeadBlock {
         t: i64,
         flips: &mut Flips,
     ) -> Candidacy {
-        let repeat = model.rules[usize::from(rule)].repeat;
-        let existing = self
-            .tagged()
-            .iter()
-            .position(|s| same_window(s, rule, key, repeat, t));
+        let r = &model.rules[usize::from(rule)];
+        let (repeat, cap) = (r.repeat, r.daily_cap_hits);
+        let limit = model.filters.max_events_per_lead_per_minute;
+        let (m, d) = (minute(t), day(t));
+        // One pass: the window's candidate if it has one, and what the
+        // common case (a new window) needs to admit and credit the event.
+        let mut existing = None;
+        let (mut in_minute, mut minute_latest) = (0u32, None::<(usize, (u64, u64))>);
+        let (mut in_day, mut day_latest) = (0u32, None::<(usize, (i64, u64))>);
+        for (j, s) in self.tagged().iter().enumerate() {
+            if !is_cand(s) {
+                continue;
+            }
+            if same_window(s, rule, key, repeat, t) {
+                existing = Some(j);
+                break;
+            }
+            let at = slot_time(s);
+            if s.a & ADMITTED != 0 && minute(at) == m {
+                in_minute += 1;
+                let o = rate_order(s);
+                if minute_latest.is_none_or(|(_, l)| o > l) {
+                    minute_latest = Some((j, o));
+                }
+            }
+            if cap.is_some() && s.a & CREDITED != 0 && cand_rule(s) == rule && day(at) == d {
+                in_day += 1;
+                let o = cap_order(s);
+                if day_latest.is_none_or(|(_, l)| o > l) {
+                    day_latest = Some((j, o));
+                }
+            }
+        }
         match existing {
             Some(i) if slot_time(&self.tagged()[i]) <= t => return Candidacy::Repeat,
-            Some(i) => self.withdraw(model, i, flips),
+            Some(i) => {
+                // An earlier event takes the window over: the general path.
+                self.withdraw(model, i, flips);
+                self.push(candidate(rule, t, key));
+                let me = self.tagged().len() - 1;
+                return if self.admit_new(model, me, flips) {
+                    Candidacy::Admitted
+                } else {
+                    Candidacy::RateLimited
+                };
+            }
             None if self.all().len() >= FULL_AT => return Candidacy::Full,
             None => {}
         }
-        self.push(candidate(rule, t, key));
+        let c = candidate(rule, t, key);
+        self.push(c);
         let me = self.tagged().len() - 1;
-        if self.admit_new(model, me, flips) {
-            Candidacy::Admitted
-        } else {
-            Candidacy::RateLimited
+        if limit > 0 && in_minute >= limit {
+            return match minute_latest {
+                Some((j, l)) if rate_order(&c) < l => {
+                    self.un_admit(model, j);
+                    flips.displaced += 1;
+                    // The displaced one may have moved its day's credit.
+                    self.admit(model, me);
+                    Candidacy::Admitted
+                }
+                _ => Candidacy::RateLimited,
+            };
         }
+        self.tagged_mut()[me].a |= ADMITTED;
+        match cap {
+            None => self.credit(model, me),
+            Some(cap) if in_day < cap => self.credit(model, me),
+            Some(_) => {
+                if let Some((j, l)) = day_latest {
+                    if cap_order(&c) < l {
+                        self.uncredit(model, j);
+                        self.credit(model, me);
+                    }
+                }
+            }
+        }
+        Candidacy::Admitted
     }
 
     /// Removes candidate `i` (an earlier event took its window): its
@@ -273,32 +384,15 @@ impl LeadBlock {
         self.add_to_group(r.group, sign * points);
     }
 
-    /// Drops candidates no admissible event can touch any more (every event
-    /// from now on is at or after `horizon_ms`, the watermark minus the
-    /// allowed lateness), folding credited points into one value per rule.
-    pub(crate) fn prune(&mut self, model: &Model, horizon_ms: i64) {
-        let limit = model.filters.max_events_per_lead_per_minute;
+    /// Drops candidates no admissible event can touch any more (see
+    /// [`ExpiryCutoffs`]), folding credited points into one value per rule.
+    pub(crate) fn prune(&mut self, model: &Model, cutoffs: &ExpiryCutoffs) {
+        let cut = &cutoffs.by_rule;
         let expired = |s: &Slot| -> bool {
-            if !is_cand(s) {
-                return false;
+            is_cand(s) && {
+                let (base, signal) = cut[usize::from(cand_rule(s))];
+                slot_time(s) < if s.a & ADMITTED != 0 { signal } else { base }
             }
-            let r = &model.rules[usize::from(cand_rule(s))];
-            let at = slot_time(s);
-            let window_closed = match r.repeat {
-                None => true,
-                Some(Repeat {
-                    window_ms: Some(w), ..
-                }) => (at.div_euclid(w) + 1).saturating_mul(w) <= horizon_ms,
-                Some(Repeat {
-                    window_ms: None, ..
-                }) => false,
-            };
-            window_closed
-                && (limit == 0 || (minute(at) + 1) * 60_000 <= horizon_ms)
-                && (r.daily_cap_hits.is_none() || (day(at) + 1) * DAY_MS <= horizon_ms)
-                && (s.a & ADMITTED == 0
-                    || r.signal_within_ms == 0
-                    || at <= horizon_ms - r.signal_within_ms)
         };
         if !self.tagged().iter().any(expired) {
             return;

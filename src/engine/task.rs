@@ -10,7 +10,7 @@ use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::bot_verdicts::BotVerdicts;
-use super::candidates::{Candidacy, Flips};
+use super::candidates::{Candidacy, ExpiryCutoffs, Flips};
 use super::capture::{CaptureHooks, StateImage};
 use super::change::{change_id, explain, StageChange};
 use super::dedupe::SeenEvents;
@@ -65,6 +65,8 @@ pub struct TaskState {
     capture: CaptureHooks,
     /// Remembered bot verdicts (a pure function's memo, not state).
     bots: BotVerdicts,
+    /// When candidates expire at the current horizon (derived, not state).
+    cutoffs: ExpiryCutoffs,
 }
 
 impl Default for TaskState {
@@ -78,6 +80,7 @@ impl Default for TaskState {
             last_sweep_ms: i64::MIN,
             capture: CaptureHooks::default(),
             bots: BotVerdicts::default(),
+            cutoffs: ExpiryCutoffs::default(),
         }
     }
 }
@@ -118,6 +121,7 @@ impl TaskState {
             last_sweep_ms,
             capture: CaptureHooks::default(),
             bots: BotVerdicts::default(),
+            cutoffs: ExpiryCutoffs::default(),
         }
     }
 
@@ -148,6 +152,7 @@ impl TaskState {
             self.advance_watermark(model, t, &mut out);
         }
         let horizon = self.watermark_ms.saturating_sub(f.max_lateness_ms);
+        self.cutoffs.update(model, horizon);
 
         // What the event is worth is decided before the lead is locked.
         let matched = match &event.body {
@@ -198,7 +203,7 @@ impl TaskState {
             }
             _ => Outcome::Scored,
         };
-        lead.prune(model, horizon);
+        lead.prune(model, &self.cutoffs);
         out.outcome = Some(outcome);
         out.displaced = flips.displaced;
         out.readmitted = flips.readmitted;
@@ -243,9 +248,9 @@ impl TaskState {
             ))
         } else if from == Stage::Lead && score.total >= st.mql_at {
             Some((Stage::Mql, Reason::ScoreThreshold))
-        } else if at >= lead.hold_until_ms()
-            && before.is_some_and(|b| score.total < b)
+        } else if before.is_some_and(|b| score.total < b)
             && recycles(model, from, score.total)
+            && at >= lead.hold_until_ms()
         {
             // This event lowered the score below the line; decay alone is
             // left to the sweep (reason recycled_decay, no trigger event).
