@@ -69,13 +69,17 @@ pub(crate) struct ExpiryCutoffs {
 }
 
 impl ExpiryCutoffs {
-    /// Makes the cutoffs those of `horizon_ms` (a no-op if they are).
+    /// Makes the cutoffs those of `horizon_ms` taken down to its minute (a
+    /// no-op if they are): forgetting candidates up to a minute later than
+    /// possible costs nothing, and recomputing once per minute of event
+    /// time instead of at every event does. Still a function of the
+    /// horizon alone, so a restored task prunes exactly as the original.
     pub(crate) fn update(&mut self, model: &Model, horizon_ms: i64) {
-        if self.horizon_ms == Some(horizon_ms) && self.by_rule.len() == model.rules.len() {
+        let h = horizon_ms.div_euclid(60_000).saturating_mul(60_000);
+        if self.horizon_ms == Some(h) && self.by_rule.len() == model.rules.len() {
             return;
         }
-        self.horizon_ms = Some(horizon_ms);
-        let h = horizon_ms;
+        self.horizon_ms = Some(h);
         let limit = model.filters.max_events_per_lead_per_minute;
         let floor_to = |unit: i64| h.div_euclid(unit).saturating_mul(unit);
         self.by_rule.clear();
@@ -129,17 +133,34 @@ fn cap_order(s: &Slot) -> (i64, u64) {
     (slot_time(s), s.b)
 }
 
-/// Whether candidate `s` names the same window as an event of `rule` with
-/// `key` at `t`.
+/// The event-time span `[start, end)` of the unit of length `unit` that `t`
+/// falls in (a minute, a day, a repeat window), so membership tests are
+/// comparisons rather than divisions.
 #[inline(always)]
-fn same_window(s: &Slot, rule: u16, key: u64, repeat: Option<Repeat>, t: i64) -> bool {
-    is_cand(s)
-        && s.b == key
-        && cand_rule(s) == rule
-        && match repeat {
-            Some(rep) => rep.bucket(slot_time(s)) == rep.bucket(t),
-            None => slot_time(s) == t,
-        }
+fn span(t: i64, unit: i64) -> (i64, i64) {
+    let start = t.div_euclid(unit) * unit;
+    (start, start.saturating_add(unit))
+}
+
+/// Whether `at` lies in `span`.
+#[inline(always)]
+fn within(at: i64, (start, end): (i64, i64)) -> bool {
+    at >= start && at < end
+}
+
+/// The span of event times that share `t`'s repeat window (`None` for a
+/// rule without `repeat`: only `t` itself; all time for a once-ever rule).
+#[inline(always)]
+fn window_span(repeat: Option<Repeat>, t: i64) -> (i64, i64) {
+    match repeat {
+        None => (t, t + 1),
+        Some(Repeat {
+            window_ms: Some(w), ..
+        }) => span(t, w),
+        Some(Repeat {
+            window_ms: None, ..
+        }) => (i64::MIN, i64::MAX),
+    }
 }
 
 impl LeadBlock {
@@ -156,7 +177,7 @@ impl LeadBlock {
         let r = &model.rules[usize::from(rule)];
         let (repeat, cap) = (r.repeat, r.daily_cap_hits);
         let limit = model.filters.max_events_per_lead_per_minute;
-        let (m, d) = (minute(t), day(t));
+        let (window, in_m, in_d) = (window_span(repeat, t), span(t, 60_000), span(t, DAY_MS));
         // One pass: the window's candidate if it has one, and what the
         // common case (a new window) needs to admit and credit the event.
         let mut existing = None;
@@ -166,19 +187,20 @@ impl LeadBlock {
             if !is_cand(s) {
                 continue;
             }
-            if same_window(s, rule, key, repeat, t) {
+            let at = slot_time(s);
+            let same_rule = cand_rule(s) == rule;
+            if same_rule && s.b == key && within(at, window) {
                 existing = Some(j);
                 break;
             }
-            let at = slot_time(s);
-            if s.a & ADMITTED != 0 && minute(at) == m {
+            if s.a & ADMITTED != 0 && within(at, in_m) {
                 in_minute += 1;
                 let o = rate_order(s);
                 if minute_latest.is_none_or(|(_, l)| o > l) {
                     minute_latest = Some((j, o));
                 }
             }
-            if cap.is_some() && s.a & CREDITED != 0 && cand_rule(s) == rule && day(at) == d {
+            if cap.is_some() && same_rule && s.a & CREDITED != 0 && within(at, in_d) {
                 in_day += 1;
                 let o = cap_order(s);
                 if day_latest.is_none_or(|(_, l)| o > l) {
