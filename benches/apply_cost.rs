@@ -18,7 +18,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use leadscore::codec::{decode_event, encode_event, DecodeLimits, Format};
-use leadscore::demo::{Traffic, TrafficMix};
+#[path = "common/demo_traffic.rs"]
+mod demo_traffic;
+
+use demo_traffic::demo_traffic;
 use leadscore::engine::TaskState;
 use leadscore::event::{Event, EventType};
 use leadscore::model::Model;
@@ -36,17 +39,7 @@ fn limits() -> DecodeLimits {
 
 /// The demo traffic as `(topic type, JSON payload, protobuf payload)`.
 fn records(seed: u64, start_ms: i64) -> Vec<(EventType, Vec<u8>, Vec<u8>)> {
-    let mut t = Traffic::new(
-        seed,
-        50_000,
-        start_ms,
-        2_000,
-        TrafficMix {
-            bots_per_mille: 20,
-            duplicates_per_mille: 10,
-            malformed_per_mille: 0,
-        },
-    );
+    let mut t = demo_traffic(seed, start_ms);
     (0..RECORDS)
         .map(|_| {
             let r = t.next_record();

@@ -114,6 +114,12 @@ fn trace(model: &Model, events: &[Event<'_>]) -> Vec<(Option<Outcome>, Vec<Stage
         .collect()
 }
 
+/// Unique events for `specs`, in time order (so none is late).
+fn in_time_order(mut specs: Vec<Spec>) -> Vec<Event<'static>> {
+    specs.sort_by_key(|s| s.t);
+    unique_events(&specs)
+}
+
 /// Arrival-time verdict counts of a run, and the flips later events made.
 #[derive(Debug, Default, PartialEq)]
 struct Verdicts {
@@ -352,9 +358,7 @@ proptest! {
         specs in prop::collection::vec(spec(LEADS.len(), 120), 1..150),
     ) {
         let model = Model::builtin();
-        let mut specs = specs;
-        specs.sort_by_key(|s| s.t);
-        let events = unique_events(&specs);
+        let events = in_time_order(specs);
         let mut state = TaskState::default();
         for e in &events {
             let swept_before = state.last_sweep_ms();
@@ -388,9 +392,7 @@ proptest! {
     ) {
         let model = Model::builtin();
         // In time order, so every event is scored across two years.
-        let mut specs = specs;
-        specs.sort_by_key(|s| s.t);
-        let events = unique_events(&specs);
+        let events = in_time_order(specs);
         let mut state = TaskState::default();
         for e in &events {
             let a = state.apply(&model, e);

@@ -115,18 +115,6 @@ fn is_cand(s: &Slot) -> bool {
     kind_of(s) == kind::CANDIDATE
 }
 
-/// Event-time minute of a time.
-#[inline(always)]
-fn minute(t: i64) -> i64 {
-    t.div_euclid(60_000)
-}
-
-/// UTC day of a time.
-#[inline(always)]
-fn day(t: i64) -> i64 {
-    t.div_euclid(DAY_MS)
-}
-
 /// The order of candidates under a daily cap: time, then key.
 #[inline(always)]
 fn cap_order(s: &Slot) -> (i64, u64) {
@@ -163,7 +151,45 @@ fn window_span(repeat: Option<Repeat>, t: i64) -> (i64, i64) {
     }
 }
 
+/// How many candidates pass a filter, and the greatest of them by an order.
+type CountAndLatest<K> = (u32, Option<(usize, K)>);
+
 impl LeadBlock {
+    /// The candidates (by tagged index) for which `keep` holds: how many,
+    /// and the greatest by `order`.
+    fn count_and_latest<K: Ord + Copy>(
+        &self,
+        keep: impl Fn(usize, &Slot) -> bool,
+        order: impl Fn(&Slot) -> K,
+    ) -> CountAndLatest<K> {
+        let mut count = 0u32;
+        let mut latest: Option<(usize, K)> = None;
+        for (j, s) in self.tagged().iter().enumerate() {
+            if is_cand(s) && keep(j, s) {
+                count += 1;
+                let o = order(s);
+                if latest.is_none_or(|(_, l)| o > l) {
+                    latest = Some((j, o));
+                }
+            }
+        }
+        (count, latest)
+    }
+
+    /// The least candidate (by tagged index) for which `keep` holds, by `order`.
+    fn first_where<K: Ord>(
+        &self,
+        keep: impl Fn(usize, &Slot) -> bool,
+        order: impl Fn(&Slot) -> K,
+    ) -> Option<usize> {
+        self.tagged()
+            .iter()
+            .enumerate()
+            .filter(|(j, s)| is_cand(s) && keep(*j, s))
+            .min_by_key(|(_, s)| order(s))
+            .map(|(j, _)| j)
+    }
+
     /// Applies a matched event of `rule` at `t` whose window is named by
     /// `key`, keeping the invariants of the module docs.
     pub(crate) fn apply_candidate(
@@ -262,16 +288,11 @@ impl LeadBlock {
         let s = self.tagged()[i];
         if s.a & ADMITTED != 0 {
             self.un_admit(model, i);
-            let m = minute(slot_time(&s));
-            let waiting = self
-                .tagged()
-                .iter()
-                .enumerate()
-                .filter(|(j, c)| {
-                    *j != i && is_cand(c) && c.a & ADMITTED == 0 && minute(slot_time(c)) == m
-                })
-                .min_by_key(|(_, c)| rate_order(c))
-                .map(|(j, _)| j);
+            let m = span(slot_time(&s), 60_000);
+            let waiting = self.first_where(
+                |j, c| j != i && c.a & ADMITTED == 0 && within(slot_time(c), m),
+                rate_order,
+            );
             if let Some(j) = waiting {
                 self.admit(model, j);
                 flips.readmitted += 1;
@@ -290,18 +311,11 @@ impl LeadBlock {
         let limit = model.filters.max_events_per_lead_per_minute;
         if limit > 0 {
             let c = self.tagged()[me];
-            let m = minute(slot_time(&c));
-            let mut count = 0u32;
-            let mut latest: Option<(usize, (u64, u64))> = None;
-            for (j, s) in self.tagged().iter().enumerate() {
-                if j != me && is_cand(s) && s.a & ADMITTED != 0 && minute(slot_time(s)) == m {
-                    count += 1;
-                    let o = rate_order(s);
-                    if latest.is_none_or(|(_, l)| o > l) {
-                        latest = Some((j, o));
-                    }
-                }
-            }
+            let m = span(slot_time(&c), 60_000);
+            let (count, latest) = self.count_and_latest(
+                |j, s| j != me && s.a & ADMITTED != 0 && within(slot_time(s), m),
+                rate_order,
+            );
             if count >= limit {
                 match latest {
                     Some((j, l)) if rate_order(&c) < l => {
@@ -326,23 +340,11 @@ impl LeadBlock {
             self.credit(model, i);
             return;
         };
-        let d = day(slot_time(&c));
-        let mut count = 0u32;
-        let mut latest: Option<(usize, (i64, u64))> = None;
-        for (j, s) in self.tagged().iter().enumerate() {
-            if j != i
-                && is_cand(s)
-                && s.a & CREDITED != 0
-                && cand_rule(s) == rule
-                && day(slot_time(s)) == d
-            {
-                count += 1;
-                let o = cap_order(s);
-                if latest.is_none_or(|(_, l)| o > l) {
-                    latest = Some((j, o));
-                }
-            }
-        }
+        let d = span(slot_time(&c), DAY_MS);
+        let (count, latest) = self.count_and_latest(
+            |j, s| j != i && s.a & CREDITED != 0 && cand_rule(s) == rule && within(slot_time(s), d),
+            cap_order,
+        );
         if count < cap {
             self.credit(model, i);
         } else if let Some((j, l)) = latest {
@@ -366,19 +368,15 @@ impl LeadBlock {
         if model.rules[usize::from(rule)].daily_cap_hits.is_none() {
             return;
         }
-        let d = day(slot_time(&c));
-        let waiting = self
-            .tagged()
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                is_cand(s)
-                    && s.a & (ADMITTED | CREDITED) == ADMITTED
+        let d = span(slot_time(&c), DAY_MS);
+        let waiting = self.first_where(
+            |_, s| {
+                s.a & (ADMITTED | CREDITED) == ADMITTED
                     && cand_rule(s) == rule
-                    && day(slot_time(s)) == d
-            })
-            .min_by_key(|(_, s)| cap_order(s))
-            .map(|(j, _)| j);
+                    && within(slot_time(s), d)
+            },
+            cap_order,
+        );
         if let Some(j) = waiting {
             self.credit(model, j);
         }
