@@ -17,13 +17,14 @@ use super::lead_block::LeadBlock;
 use super::lead_key::LeadId;
 
 /// Number of shards. A snapshot walk holds one shard's lock at a time, so
-/// a task waits at most for one shard's worth of leads (10M leads: 40k).
-pub const SHARDS: usize = 256;
+/// a task waits at most for one shard's worth of leads to be encoded (10M
+/// leads: 10k, about 2 ms).
+pub const SHARDS: usize = 1024;
 
 /// One shard: a hash table of lead blocks.
 pub(crate) type Shard = HashTable<LeadBlock>;
 
-/// The shard of an id hash. Bits 40..48: hashbrown uses the lowest bits
+/// The shard of an id hash. Bits 40..50: hashbrown uses the lowest bits
 /// for the bucket and the highest 7 for its tag byte, and neither may be
 /// constant within a shard.
 #[inline(always)]
