@@ -5,7 +5,10 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use leadscore::codec::{decode_event, encode_event, DecodeLimits, Format};
-use leadscore::demo::{Traffic, TrafficMix};
+#[path = "common/demo_traffic.rs"]
+mod demo_traffic;
+
+use demo_traffic::demo_traffic;
 use leadscore::engine::TaskState;
 use leadscore::event::EventType;
 use leadscore::model::Model;
@@ -13,17 +16,7 @@ use leadscore::model::Model;
 const RECORDS: usize = 100_000;
 
 fn records(format: Format) -> Vec<(EventType, Vec<u8>)> {
-    let mut t = Traffic::new(
-        3,
-        50_000,
-        1_780_000_000_000,
-        2_000,
-        TrafficMix {
-            bots_per_mille: 20,
-            duplicates_per_mille: 10,
-            malformed_per_mille: 0,
-        },
-    );
+    let mut t = demo_traffic(3, 1_780_000_000_000);
     (0..RECORDS)
         .map(|_| {
             let r = t.next_record();

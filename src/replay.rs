@@ -22,6 +22,14 @@ pub struct ReplaySummary {
     pub invalid: Vec<(u64, String)>,
     pub changes: BTreeMap<(Stage, Stage), u64>,
     pub leads: usize,
+    /// Idle leads forgotten by the sweeps (README "Eviction").
+    pub evicted: u64,
+    /// Events that were admitted when they came and later rate-limited by
+    /// an earlier event of the same lead-minute, and the reverse (README
+    /// "Filters": the final counts are `rate_limited + displaced -
+    /// readmitted` and `scored - displaced + readmitted`).
+    pub displaced: u64,
+    pub readmitted: u64,
     pub elapsed: Duration,
 }
 
@@ -34,9 +42,10 @@ impl ReplaySummary {
     /// The human-readable summary printed on stderr.
     pub fn render(&self, model_version: &str) -> String {
         let mut s = format!(
-            "replay: {} lines, {} leads, model {}, {:.0} events/s\n",
+            "replay: {} lines, {} leads ({} evicted), model {}, {:.0} events/s\n",
             self.lines,
             self.leads,
+            self.evicted,
             model_version,
             self.events_per_sec()
         );
@@ -45,6 +54,12 @@ impl ReplaySummary {
                 "  {:<13} {}\n",
                 o.as_str(),
                 self.outcomes.get(o.as_str()).copied().unwrap_or(0)
+            ));
+        }
+        if self.displaced + self.readmitted > 0 {
+            s.push_str(&format!(
+                "  (rate limit: {} admitted events displaced later, {} readmitted)\n",
+                self.displaced, self.readmitted
             ));
         }
         s.push_str(&format!("  {:<13} {}\n", "invalid", self.invalid.len()));
@@ -95,13 +110,26 @@ pub fn replay(
         ..DecodeLimits::default()
     };
     let mut line_no = 0u64;
-    for line in input.split(b'\n') {
+    let mut input = input;
+    // One buffer for every line, and one for the output.
+    let mut line = Vec::with_capacity(1024);
+    let mut bytes = Vec::with_capacity(4096);
+    loop {
+        line.clear();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|source| ReplayError::Read {
+                line: line_no + 1,
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
         line_no += 1;
-        let line = line.map_err(|source| ReplayError::Read {
-            line: line_no,
-            source,
-        })?;
-        progress.inc(line.len() as u64 + 1);
+        progress.inc(n as u64);
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -123,9 +151,13 @@ pub fn replay(
         if let Some(o) = applied.outcome {
             *summary.outcomes.entry(o.as_str()).or_default() += 1;
         }
+        summary.evicted += applied.evicted as u64;
+        summary.displaced += u64::from(applied.displaced);
+        summary.readmitted += u64::from(applied.readmitted);
         for c in &applied.changes {
             *summary.changes.entry((c.from, c.to)).or_default() += 1;
-            let mut bytes = encode_change(c, c.occurred_at_ms, Format::Json);
+            bytes.clear();
+            bytes.extend_from_slice(&encode_change(c, c.occurred_at_ms, Format::Json));
             bytes.push(b'\n');
             out.write_all(&bytes).map_err(ReplayError::Write)?;
         }

@@ -332,7 +332,19 @@ mod codec {
         assert_err("42", "payload", "expected a JSON object, got a number");
         let bad_utf8 = b"{\"event_id\":\"e\xff\",\"lead_id\":\"l\",\"occurred_at\":0,\"type\":\"form\",\"form\":\"other\"}";
         let e = decode_event(bad_utf8, Format::Json, None, None, &limits()).unwrap_err();
-        assert_eq!(e.field(), "payload");
+        assert_eq!(e.field(), "payload", "{e}");
+        assert!(
+            e.to_string().contains("not valid UTF-8 (at byte 14)"),
+            "{e}"
+        );
+        // Invalid JSON inside a known field's value names the field,
+        // elsewhere the path is quoted.
+        assert_err(r#"{"event_id":tru}"#, "event_id", "not valid JSON");
+        assert_err(
+            r#"{"event_id":"e","utm":{"a":[1,tru]}}"#,
+            "payload",
+            "not valid JSON at `utm`",
+        );
     }
 
     #[test]
@@ -426,12 +438,12 @@ mod codec {
         assert_err(
             &with(r#""2026-13-01T10:00:00Z""#),
             "occurred_at",
-            "month out of range",
+            "\"2026-13-01T10:00:00Z\" is not a valid RFC 3339 date-time (input is out of range)",
         );
         assert_err(
             &with(r#""2026-02-30T10:00:00Z""#),
             "occurred_at",
-            "day out of range",
+            "not a valid RFC 3339 date-time",
         );
         assert_err(
             &with(r#""2026-11-01T10:00:00""#),
@@ -658,6 +670,71 @@ mod codec {
             "country",
             "expected a string, got boolean",
         );
+    }
+
+    #[test]
+    fn more_than_32_distinct_keys_decode_and_repeats_of_any_known_key_are_refused() {
+        // 22 known fields and 40 unknown ones: 62 distinct keys.
+        let mut fields: Vec<String> = (0..40).map(|i| format!(r#""extra_{i}":{i}"#)).collect();
+        fields.extend(
+            [
+                r#""event_id":"e""#,
+                r#""lead_id":"l""#,
+                r#""occurred_at":0"#,
+                r#""type":"page_view""#,
+                r#""url":"https://x.com/a""#,
+                r#""path":"/a""#,
+                r#""referrer":"r""#,
+                r#""user_agent":"ua""#,
+                r#""ip":"1.2.3.4""#,
+                r#""session_id":"s""#,
+                r#""plan":"p""#,
+                r#""seconds_on_page":1"#,
+                r#""asset_id":"a""#,
+                r#""asset_kind":"other""#,
+                r#""webinar_id":"w""#,
+                r#""action":"attended""#,
+                r#""minutes":2"#,
+                r#""form":"other""#,
+                r#""industry":"i""#,
+                r#""employees":3"#,
+                r#""annual_revenue_usd":4"#,
+                r#""country":"c""#,
+            ]
+            .map(String::from),
+        );
+        let json = format!("{{{}}}", fields.join(","));
+        let e = ok(&json);
+        assert_eq!(e.event_type(), EventType::PageView);
+        assert_eq!(e.lead_id, "l");
+        // The last known keys repeat too (a 32-bit set of seen keys would
+        // have lost track of them).
+        for (name, value) in [
+            ("country", r#""d""#),
+            ("annual_revenue_usd", "5"),
+            ("form", r#""other""#),
+        ] {
+            let repeated = format!("{{{},\"{name}\":{value}}}", fields.join(","));
+            assert_err(&repeated, name, "appears more than once");
+        }
+    }
+
+    #[test]
+    fn refuses_lead_ids_longer_than_the_engine_keeps() {
+        let long = "x".repeat(1025);
+        let json = format!(
+            r#"{{"event_id":"e","lead_id":"{long}","occurred_at":0,"type":"form","form":"other"}}"#
+        );
+        assert_err(
+            &json,
+            "lead_id",
+            "is 1025 bytes long, over the limit of 1024 bytes",
+        );
+        let ok_len = "x".repeat(1024);
+        let json = format!(
+            r#"{{"event_id":"e","lead_id":"{ok_len}","occurred_at":0,"type":"form","form":"other"}}"#
+        );
+        assert_eq!(ok(&json).lead_id.len(), 1024);
     }
 
     #[test]

@@ -268,14 +268,13 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
             expected.lead_count(),
             "partition {p}: lead count"
         );
-        for e in expected.leads.iter() {
+        for e in expected.lead_states() {
             let got = restored
-                .leads
-                .get(e.key())
-                .unwrap_or_else(|| panic!("lead {} missing", e.key()));
-            assert_eq!(*got, *e.value(), "partition {p}: lead {} differs", e.key());
+                .lead(&e.lead_id())
+                .unwrap_or_else(|| panic!("lead {} missing", e.lead_id()));
+            assert_eq!(got, e, "partition {p}: lead {} differs", e.lead_id());
         }
-        assert_eq!(restored.watermark_ms, expected.watermark_ms);
+        assert_eq!(restored.watermark_ms(), expected.watermark_ms());
     }
 }
 

@@ -4,151 +4,14 @@
 
 mod common;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use common::strategies::*;
 use common::*;
-use leadscore::engine::{Outcome, Slot, StageChange, TaskState};
-use leadscore::event::{AssetKind, Event, EventBody, FormKind, Profile, WebContext, WebinarAction};
+use leadscore::engine::{Outcome, StageChange, TaskState};
+use leadscore::event::Event;
 use leadscore::model::Model;
 use proptest::prelude::*;
-
-const LEADS: [&str; 4] = ["lead-a", "lead-b", "lead-c", "lead-d"];
-const PATHS: [&str; 10] = [
-    "/",
-    "/features",
-    "/blog/a",
-    "/blog/b",
-    "/docs",
-    "/about",
-    "/integrations",
-    "/customers",
-    "/careers/eng",
-    "/jobs/42",
-];
-const PRICING_PATHS: [&str; 2] = ["/pricing", "/pricing/enterprise"];
-const ASSETS: [&str; 4] = ["asset-1", "asset-2", "asset-3", "asset-4"];
-const WEBINARS: [&str; 3] = ["web-1", "web-2", "web-3"];
-const INDUSTRIES: [&str; 4] = ["software", "retail", "SaaS", "healthcare technology"];
-const EMPLOYEES: [u64; 5] = [10, 50, 300, 999, 5000];
-const REVENUES: [u64; 4] = [500_000, 2_000_000, 20_000_000, 300_000_000];
-const COUNTRIES: [&str; 3] = ["US", "BR", "de"];
-const AGENTS: [&str; 3] = [
-    BROWSER_UA,
-    "Mozilla/5.0 (compatible; bingbot/2.0)",
-    "curl/8.4.0",
-];
-
-/// What an event is about, by index into the pools above.
-#[derive(Debug, Clone)]
-enum Kind {
-    Page(usize, usize),
-    Pricing(usize, usize),
-    Download(usize, usize),
-    Webinar(usize, usize),
-    Form(usize),
-    Profile(Option<usize>, Option<usize>, Option<usize>, Option<usize>),
-}
-
-#[derive(Debug, Clone)]
-struct Spec {
-    lead: usize,
-    t: i64,
-    kind: Kind,
-}
-
-fn kind() -> impl Strategy<Value = Kind> {
-    // Mostly browsers: bots are dropped whatever the order.
-    let agent = prop_oneof![8 => Just(0usize), 1 => Just(1usize), 1 => Just(2usize)];
-    prop_oneof![
-        4 => (0..PATHS.len(), agent.clone()).prop_map(|(p, a)| Kind::Page(p, a)),
-        2 => (0..PRICING_PATHS.len(), agent).prop_map(|(p, a)| Kind::Pricing(p, a)),
-        2 => (0..ASSETS.len(), 0..AssetKind::ALL.len()).prop_map(|(a, k)| Kind::Download(a, k)),
-        2 => (0..WEBINARS.len(), 0..WebinarAction::ALL.len()).prop_map(|(w, a)| Kind::Webinar(w, a)),
-        1 => (0..FormKind::ALL.len()).prop_map(Kind::Form),
-        1 => profile_kind(),
-    ]
-}
-
-fn profile_kind() -> impl Strategy<Value = Kind> {
-    (
-        proptest::option::of(0..INDUSTRIES.len()),
-        proptest::option::of(0..EMPLOYEES.len()),
-        proptest::option::of(0..REVENUES.len()),
-        proptest::option::of(0..COUNTRIES.len()),
-    )
-        .prop_map(|(i, e, r, c)| Kind::Profile(i, e, r, c))
-}
-
-/// Event time: `days` days from T0, at minute resolution half of the time
-/// (so equal times and shared repeat windows are common).
-fn time(days: i64) -> impl Strategy<Value = i64> {
-    (
-        0..days,
-        0..(24 * 60i64),
-        prop_oneof![Just(0i64), 0..60_000i64],
-    )
-        .prop_map(|(d, m, ms)| T0 + d * DAY + m * MIN + ms)
-}
-
-fn spec(leads: usize, days: i64) -> impl Strategy<Value = Spec> {
-    (0..leads, time(days), kind()).prop_map(|(lead, t, kind)| Spec { lead, t, kind })
-}
-
-/// Builds the event; `id` is its event_id.
-fn build(s: &Spec, id: String) -> Event<'static> {
-    let web = |a: usize| WebContext {
-        user_agent: Some(Cow::Borrowed(AGENTS[a])),
-        ip: None,
-        session_id: Some(Cow::Borrowed("s-1")),
-    };
-    let body = match s.kind {
-        Kind::Page(p, a) => EventBody::PageView {
-            path: Cow::Borrowed(PATHS[p]),
-            referrer: None,
-            web: web(a),
-        },
-        Kind::Pricing(p, a) => EventBody::PricingPage {
-            path: Cow::Borrowed(PRICING_PATHS[p]),
-            plan: None,
-            seconds_on_page: Some(30),
-            web: web(a),
-        },
-        Kind::Download(a, k) => EventBody::Download {
-            asset_id: Cow::Borrowed(ASSETS[a]),
-            asset_kind: AssetKind::ALL[k],
-        },
-        Kind::Webinar(w, a) => EventBody::Webinar {
-            webinar_id: Cow::Borrowed(WEBINARS[w]),
-            action: WebinarAction::ALL[a],
-            minutes: None,
-        },
-        Kind::Form(f) => EventBody::Form {
-            form: FormKind::ALL[f],
-        },
-        Kind::Profile(i, e, r, c) => EventBody::Profile(Profile {
-            industry: i.map(|i| Cow::Borrowed(INDUSTRIES[i])),
-            employees: e.map(|e| EMPLOYEES[e]),
-            annual_revenue_usd: r.map(|r| REVENUES[r]),
-            country: c.map(|c| Cow::Owned(COUNTRIES[c].to_string())),
-        }),
-    };
-    Event {
-        event_id: Cow::Owned(id),
-        lead_id: Cow::Borrowed(LEADS[s.lead]),
-        occurred_at_ms: s.t,
-        body,
-    }
-}
-
-/// Unique event ids: one event per spec.
-fn unique_events(specs: &[Spec]) -> Vec<Event<'static>> {
-    specs
-        .iter()
-        .enumerate()
-        .map(|(i, s)| build(s, format!("evt-{i}")))
-        .collect()
-}
 
 /// What must not depend on arrival order, per lead.
 #[derive(Debug)]
@@ -164,26 +27,17 @@ struct Final {
 
 fn finals(model: &Model, state: &TaskState, at_ms: i64) -> BTreeMap<String, Final> {
     state
-        .leads
-        .iter()
-        .map(|entry| {
-            let lead = entry.value();
+        .lead_states()
+        .into_iter()
+        .map(|lead| {
             let s = lead.score_at(model, at_ms);
-            let counts = lead
-                .slots
-                .iter()
-                .filter_map(|slot| match *slot {
-                    Slot::Rule { rule, count, .. } if count > 0 => Some((rule, count)),
-                    _ => None,
-                })
-                .collect();
             (
-                entry.key().to_string(),
+                lead.lead_id(),
                 Final {
                     total: s.total,
                     behavior: s.behavior,
                     fit: s.fit,
-                    counts,
+                    counts: lead.credited_counts(model),
                     signals: lead.active_signals(model, at_ms),
                 },
             )
@@ -258,6 +112,75 @@ fn trace(model: &Model, events: &[Event<'_>]) -> Vec<(Option<Outcome>, Vec<Stage
             (a.outcome, a.changes)
         })
         .collect()
+}
+
+/// Unique events for `specs`, in time order (so none is late).
+fn in_time_order(mut specs: Vec<Spec>) -> Vec<Event<'static>> {
+    specs.sort_by_key(|s| s.t);
+    unique_events(&specs)
+}
+
+/// Arrival-time verdict counts of a run, and the flips later events made.
+#[derive(Debug, Default, PartialEq)]
+struct Verdicts {
+    scored: i64,
+    rate_limited: i64,
+    displaced: i64,
+    readmitted: i64,
+}
+
+impl Verdicts {
+    /// What the counts are once every flip is taken into account: the
+    /// totals the rate-limit rule promises not to depend on arrival order.
+    fn fin(&self) -> (i64, i64) {
+        (
+            self.scored - self.displaced + self.readmitted,
+            self.rate_limited + self.displaced - self.readmitted,
+        )
+    }
+}
+
+/// Applies events in `order` under `model`, counting verdicts.
+fn run_counting(model: &Model, events: &[Event<'_>], order: &[usize]) -> (TaskState, Verdicts) {
+    let mut state = TaskState::default();
+    let mut v = Verdicts::default();
+    for &i in order {
+        let a = state.apply(model, &events[i]);
+        match a.outcome {
+            Some(Outcome::Scored) => v.scored += 1,
+            Some(Outcome::RateLimited) => v.rate_limited += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+        v.displaced += i64::from(a.displaced);
+        v.readmitted += i64::from(a.readmitted);
+    }
+    (state, v)
+}
+
+/// `(lead, stage entered, k-th entry) -> change_id` of every change, with k
+/// counted here from the order the changes came out in.
+fn entry_ids(changes: &[StageChange]) -> BTreeMap<(String, leadscore::engine::Stage, u32), String> {
+    let mut n: BTreeMap<(String, leadscore::engine::Stage), u32> = BTreeMap::new();
+    changes
+        .iter()
+        .map(|c| {
+            let k = n.entry((c.lead_id.clone(), c.to)).or_default();
+            *k += 1;
+            ((c.lead_id.clone(), c.to, *k), c.change_id.clone())
+        })
+        .collect()
+}
+
+/// The default model with a per-lead limit of `n` scoring events a minute.
+fn model_with_rate_limit(n: u32) -> Model {
+    Model::from_toml(
+        &leadscore::model::DEFAULT_MODEL_TOML.replace(
+            "max_events_per_lead_per_minute = 120",
+            &format!("max_events_per_lead_per_minute = {n}"),
+        ),
+        "test model",
+    )
+    .expect("valid model")
 }
 
 proptest! {
@@ -364,6 +287,104 @@ proptest! {
         }
     }
 
+    /// The same events in two arrival orders: every transition both runs
+    /// contain (the k-th entry of a lead into a stage) has the same id, and
+    /// no id is used twice within a run.
+    #[test]
+    fn change_ids_do_not_depend_on_arrival_order(
+        (specs, order) in shuffled(prop::collection::vec(spec(LEADS.len(), 3), 1..120))
+    ) {
+        let model = Model::builtin();
+        let events = unique_events(&specs);
+        let changes = |order: &[usize]| {
+            let mut state = TaskState::default();
+            order.iter().flat_map(|&i| state.apply(&model, &events[i]).changes).collect::<Vec<_>>()
+        };
+        let given: Vec<usize> = (0..events.len()).collect();
+        let (a, b) = (changes(&given), changes(&order));
+        let (ia, ib) = (entry_ids(&a), entry_ids(&b));
+        for (k, id) in &ia {
+            if let Some(other) = ib.get(k) {
+                prop_assert_eq!(id, other, "{:?}", k);
+            }
+        }
+        for (ids, n) in [(&ia, a.len()), (&ib, b.len())] {
+            let distinct: std::collections::BTreeSet<&String> = ids.values().collect();
+            prop_assert_eq!(distinct.len(), n, "one id per transition");
+        }
+    }
+
+    /// Floods of scoring events in a few minutes under a limit of 3 a
+    /// minute: in any arrival order the same events end up rate-limited
+    /// (arrival verdicts plus the displacements and readmissions reported
+    /// later), and scores, credits and signals are the same.
+    #[test]
+    fn rate_limit_verdicts_do_not_depend_on_arrival_order(
+        (specs, order) in shuffled(prop::collection::vec(
+            (0..2usize, 0..180i64, 0..3usize, 0..ASSETS.len(), 0..PATHS.len()).prop_map(
+                |(lead, sec, what, asset, path)| Spec {
+                    lead,
+                    t: T0 + 10 * HOUR + sec * 1_000,
+                    kind: match what {
+                        0 => Kind::Download(asset, 0),
+                        1 => Kind::Page(path, 0),
+                        _ => Kind::Pricing(path % 2, 0),
+                    },
+                },
+            ),
+            1..60,
+        ))
+    ) {
+        let model = model_with_rate_limit(3);
+        let events = unique_events(&specs);
+        let given: Vec<usize> = (0..events.len()).collect();
+        let (a, va) = run_counting(&model, &events, &given);
+        let (b, vb) = run_counting(&model, &events, &order);
+        prop_assert_eq!(va.fin(), vb.fin(), "{:?} vs {:?}", va, vb);
+        let end = T0 + DAY;
+        assert_same_finals(&finals(&model, &a, end), &finals(&model, &b, end))?;
+        // Time order never needs a correction.
+        let mut sorted = given.clone();
+        sorted.sort_by_key(|&i| (events[i].occurred_at_ms, i));
+        let (c, vc) = run_counting(&model, &events, &sorted);
+        prop_assert_eq!(vc.fin(), va.fin());
+        assert_same_finals(&finals(&model, &a, end), &finals(&model, &c, end))?;
+    }
+
+    /// After every sweep, no lead it left promoted was recyclable at its
+    /// boundary: the schedule never skips a lead a full sweep would recycle.
+    #[test]
+    fn the_sweep_recycles_every_lead_below_its_threshold(
+        specs in prop::collection::vec(spec(LEADS.len(), 120), 1..150),
+    ) {
+        let model = Model::builtin();
+        let events = in_time_order(specs);
+        let mut state = TaskState::default();
+        for e in &events {
+            let swept_before = state.last_sweep_ms();
+            state.apply(&model, e);
+            let b = state.last_sweep_ms();
+            if b == swept_before || swept_before == i64::MIN {
+                continue;
+            }
+            for lead in state.lead_states() {
+                let threshold = match lead.stage() {
+                    leadscore::engine::Stage::Lead => continue,
+                    leadscore::engine::Stage::Mql => model.stages.mql_recycle_below,
+                    leadscore::engine::Stage::Sql => model.stages.sql_recycle_below,
+                };
+                if lead.last_event_ms() > b || lead.hold_until_ms() > b {
+                    continue;
+                }
+                let total = lead.score_at(&model, b).total;
+                prop_assert!(
+                    total >= threshold,
+                    "{} left {:?} at {} with {} < {}", lead.lead_id(), lead.stage(), b, total, threshold
+                );
+            }
+        }
+    }
+
     /// Scores stay finite, however events are spread over time.
     #[test]
     fn scores_are_never_nan_or_infinite(
@@ -371,9 +392,7 @@ proptest! {
     ) {
         let model = Model::builtin();
         // In time order, so every event is scored across two years.
-        let mut specs = specs;
-        specs.sort_by_key(|s| s.t);
-        let events = unique_events(&specs);
+        let events = in_time_order(specs);
         let mut state = TaskState::default();
         for e in &events {
             let a = state.apply(&model, e);
@@ -384,13 +403,13 @@ proptest! {
                     prop_assert!(r.points.is_finite(), "{:?}", c);
                 }
             }
-            let now = state.watermark_ms;
-            for entry in state.leads.iter() {
-                for at in [now, now + 365 * DAY, entry.value().last_event_ms] {
-                    let s = entry.value().score_at(&model, at);
+            let now = state.watermark_ms();
+            for lead in state.lead_states() {
+                for at in [now, now + 365 * DAY, lead.last_event_ms()] {
+                    let s = lead.score_at(&model, at);
                     prop_assert!(
                         s.total.is_finite() && s.behavior.is_finite() && s.fit.is_finite(),
-                        "{}: {:?}", entry.key(), s
+                        "{}: {:?}", lead.lead_id(), s
                     );
                 }
             }

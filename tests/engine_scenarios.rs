@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use leadscore::engine::{change_id, Outcome, Reason, Stage, StageChange, Trigger};
+use leadscore::engine::{change_id, Outcome, Reason, Stage, StageChange};
 use leadscore::event::{AssetKind, Event, FormKind, WebinarAction};
 use leadscore::model::{Model, DEFAULT_MODEL_TOML};
 
@@ -119,7 +119,7 @@ fn contact_us_mql_is_held_for_30_days_then_recycled_by_the_sweep() {
     assert_close(c.score.total, decayed(20.0, boundary - t), "total");
     assert_close(c.score.total, 10.0, "half of 20 after 30 days");
     assert_eq!(run.stage("ann"), Stage::Lead);
-    assert!(!run.state.promoted.contains("ann"));
+    assert!(!run.state.promoted().contains(&"ann".to_string()));
 }
 
 #[test]
@@ -406,15 +406,10 @@ fn weeks_without_activity_recycle_an_mql_through_the_sweep() {
     assert_eq!(c.reason, Reason::RecycledDecay);
     assert_eq!(c.trigger_event_id, None);
     assert_eq!(c.occurred_at_ms, boundary);
+    // ko's first return to stage lead.
     assert_eq!(
         c.change_id,
-        change_id(
-            "ko",
-            Stage::Mql,
-            Stage::Lead,
-            &Trigger::Sweep(boundary),
-            &run.model.version
-        )
+        change_id("ko", Stage::Lead, 1, &run.model.version)
     );
     let expected = decayed_sum(&credits, boundary);
     assert!(expected < 30.0);
@@ -425,7 +420,7 @@ fn weeks_without_activity_recycle_an_mql_through_the_sweep() {
         c.explanation.thresholds
     );
     assert_eq!(run.stage("ko"), Stage::Lead);
-    assert!(!run.state.promoted.contains("ko"));
+    assert!(!run.state.promoted().contains(&"ko".to_string()));
 }
 
 #[test]
@@ -588,7 +583,7 @@ fn bot_traffic_changes_nothing() {
     let t = at(0, 10, 0);
     run.apply(&download("qi", t, "wp-1", Whitepaper));
     let before = run.lead("qi");
-    let watermark = run.state.watermark_ms;
+    let watermark = run.state.watermark_ms();
     for e in [
         page_view_ua(
             "qi",
@@ -611,9 +606,10 @@ fn bot_traffic_changes_nothing() {
     }
     assert_eq!(run.lead("qi"), before, "score, windows and stage unchanged");
     assert_close(run.score("qi", t).total, 5.0, "score");
-    assert!(run.state.leads.get("bot-only").is_none(), "no lead created");
+    assert!(run.state.lead("bot-only").is_none(), "no lead created");
     assert_eq!(
-        run.state.watermark_ms, watermark,
+        run.state.watermark_ms(),
+        watermark,
         "bots do not move event time"
     );
     // The same page from a browser scores.
@@ -655,27 +651,83 @@ fn duplicate_event_ids_change_nothing() {
 }
 
 #[test]
-fn events_beyond_120_per_lead_per_minute_are_rate_limited() {
+fn scoring_events_beyond_120_per_lead_per_minute_are_rate_limited() {
     let mut run = Run::new();
     let minute = at(0, 10, 0);
+    // 120 distinct whitepapers in one minute: each can score, all are admitted.
     for i in 0..120 {
-        let e = form("sy", minute + i * 400, FormKind::Other);
+        let e = download(
+            "sy",
+            minute + 1_000 + i * 400,
+            &format!("wp-{i}"),
+            Whitepaper,
+        );
         assert_eq!(run.apply(&e).outcome, Some(Outcome::Scored), "event {i}");
     }
-    let before = run.lead("sy");
-    let a = run.apply(&download("sy", minute + 59_000, "wp-1", Whitepaper));
+    let full = minute + 59_000;
+    let before = run.score("sy", full).total;
+    assert_eq!(run.count("sy", "download"), 120);
+    // The 121st scoring event of the minute is not.
+    let a = run.apply(&download("sy", full, "wp-extra", Whitepaper));
     assert_eq!(a.outcome, Some(Outcome::RateLimited));
-    assert_eq!(run.lead("sy").slots, before.slots, "nothing credited");
-    assert_close(run.score("sy", minute + 59_000).total, 0.0, "score");
+    assert_close(run.score("sy", full).total, before, "nothing credited");
+    assert_eq!(run.count("sy", "download"), 120);
+    // Events that cannot score are not counted against the limit: a repeat
+    // of a credited asset, or a form no rule matches.
+    let a = run.apply(&download("sy", full + 10, "wp-3", Whitepaper));
+    assert_eq!(a.outcome, Some(Outcome::Scored));
+    let a = run.apply(&form("sy", full + 20, FormKind::Other));
+    assert_eq!(a.outcome, Some(Outcome::Scored));
+
+    // An earlier scoring event arriving late takes the place of the
+    // minute's latest admitted one, as the daily cap moves credit.
+    let a = run.apply(&download("sy", minute + 500, "wp-early", Whitepaper));
+    assert_eq!(a.outcome, Some(Outcome::Scored));
+    assert_eq!((a.displaced, a.readmitted), (1, 0));
+    assert_eq!(run.count("sy", "download"), 120);
+    let latest = minute + 1_000 + 119 * 400;
+    assert_close(
+        run.score("sy", full).total,
+        before - decayed(5.0, full - latest) + decayed(5.0, full - (minute + 500)),
+        "the credit moved to the earlier event",
+    );
 
     // The limit is per lead.
     let a = run.apply(&download("ta", minute + 59_500, "wp-1", Whitepaper));
     assert_eq!(a.outcome, Some(Outcome::Scored));
     // And per minute: the next minute is admitted.
     let t = minute + MIN;
-    let a = run.apply(&download("sy", t, "wp-1", Whitepaper));
+    let a = run.apply(&download("sy", t, "wp-next", Whitepaper));
     assert_eq!(a.outcome, Some(Outcome::Scored));
-    assert_close(run.score("sy", t).total, 5.0, "score");
+    assert_eq!(run.count("sy", "download"), 121);
+}
+
+#[test]
+fn a_window_taken_over_by_an_earlier_event_readmits_a_waiting_one() {
+    let mut run = Run::new();
+    let minute = at(0, 10, 0);
+    // A full minute of distinct pages (page views are capped at 7 a day,
+    // so use downloads), then one more that waits.
+    for i in 0..120 {
+        run.apply(&download(
+            "w",
+            minute + 1_000 + i * 400,
+            &format!("a{i}"),
+            Whitepaper,
+        ));
+    }
+    let waiting = run.apply(&download("w", minute + 59_900, "late-asset", Whitepaper));
+    assert_eq!(waiting.outcome, Some(Outcome::RateLimited));
+    // a0 was downloaded earlier, in the previous minute: that event takes
+    // over a0's window, which frees a place in the full minute.
+    let a = run.apply(&download("w", minute - 10_000, "a0", Whitepaper));
+    assert_eq!(a.outcome, Some(Outcome::Scored));
+    assert_eq!((a.displaced, a.readmitted), (0, 1));
+    assert_eq!(
+        run.count("w", "download"),
+        121,
+        "a0 early, a1..a119, late-asset"
+    );
 }
 
 #[test]
@@ -686,10 +738,14 @@ fn events_more_than_168h_behind_the_watermark_are_dropped_as_late() {
     let a = run.apply(&download("ub", wm - 168 * HOUR - 1, "wp", Whitepaper));
     assert_eq!(a.outcome, Some(Outcome::Late));
     assert!(a.changes.is_empty());
-    assert!(run.state.leads.get("ub").is_none());
+    assert!(run.state.lead("ub").is_none());
     let a = run.apply(&download("ub", wm - 168 * HOUR, "wp", Whitepaper));
     assert_eq!(a.outcome, Some(Outcome::Scored), "exactly 168h is in time");
-    assert_eq!(run.state.watermark_ms, wm, "a late event does not move it");
+    assert_eq!(
+        run.state.watermark_ms(),
+        wm,
+        "a late event does not move it"
+    );
 }
 
 #[test]
@@ -1044,7 +1100,7 @@ fn mixed_traffic() -> Vec<Event<'static>> {
 }
 
 #[test]
-fn change_ids_are_deterministic_and_differ_per_trigger() {
+fn change_ids_are_deterministic_and_count_entries_into_each_stage() {
     let events = mixed_traffic();
     let mut a = Run::new();
     let mut b = Run::new();
@@ -1055,14 +1111,15 @@ fn change_ids_are_deterministic_and_differ_per_trigger() {
     assert!(a.changes.len() >= 8, "{:#?}", a.changes);
     assert_eq!(a.changes, b.changes);
 
+    // The id names the lead, the stage entered and which entry into it
+    // this is for the lead, whatever the trigger.
+    let mut entries: std::collections::BTreeMap<(String, Stage), u32> = Default::default();
     for c in &a.changes {
-        let trigger = match &c.trigger_event_id {
-            Some(id) => Trigger::Event(id.clone()),
-            None => Trigger::Sweep(c.occurred_at_ms),
-        };
+        let n = entries.entry((c.lead_id.clone(), c.to)).or_default();
+        *n += 1;
         assert_eq!(
             c.change_id,
-            change_id(&c.lead_id, c.from, c.to, &trigger, &a.model.version)
+            change_id(&c.lead_id, c.to, *n, &a.model.version)
         );
     }
     let mut ids: Vec<&str> = a.changes.iter().map(|c| c.change_id.as_str()).collect();
@@ -1170,7 +1227,7 @@ fn an_event_causes_at_most_one_change_for_its_lead() {
         assert!(own.len() <= 1, "{own:#?}");
         for c in &own {
             assert_eq!(c.lead_id, e.lead_id);
-            assert_eq!(c.occurred_at_ms, run.lead(&c.lead_id).last_event_ms);
+            assert_eq!(c.occurred_at_ms, run.lead(&c.lead_id).last_event_ms());
         }
         // Sweep changes come first and are decay recycles at a boundary.
         let sweeps = a

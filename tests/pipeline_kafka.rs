@@ -439,12 +439,12 @@ fn the_same_topic_contents_give_the_same_outcomes_every_run() {
     );
     for (p, (x, y)) in ra.states.iter().zip(&rb.states).enumerate() {
         assert_eq!(x.lead_count(), y.lead_count(), "partition {p}");
-        for e in x.leads.iter() {
+        for lead in x.lead_states() {
             assert_eq!(
-                y.leads.get(e.key()).as_deref(),
-                Some(e.value()),
+                y.lead(&lead.lead_id()).as_ref(),
+                Some(&lead),
                 "partition {p} lead {}",
-                e.key()
+                lead.lead_id()
             );
         }
     }
@@ -507,14 +507,14 @@ fn change_ids_survive_a_different_arrival_order() {
     let model = Model::builtin();
     let mut compared = 0;
     for (x, y) in ra.states.iter().zip(&rb.states) {
-        for e in x.leads.iter() {
-            let other = y.leads.get(e.key()).expect("every lead in both runs");
-            let t = e.value().last_event_ms.max(other.last_event_ms);
-            let (sa, sb) = (e.value().score_at(&model, t), other.score_at(&model, t));
+        for lead in x.lead_states() {
+            let other = y.lead(&lead.lead_id()).expect("every lead in both runs");
+            let t = lead.last_event_ms().max(other.last_event_ms());
+            let (sa, sb) = (lead.score_at(&model, t), other.score_at(&model, t));
             assert!(
                 (sa.total - sb.total).abs() < 1e-6,
                 "lead {}: {sa:?} vs {sb:?}",
-                e.key()
+                lead.lead_id()
             );
             compared += 1;
         }

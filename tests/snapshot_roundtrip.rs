@@ -153,39 +153,29 @@ fn events(
 /// Asserts two task states are equal in everything that decides a future
 /// outcome, bit for bit (the Debug form tells -0.0 from 0.0).
 fn assert_same_state(a: &TaskState, b: &TaskState) {
-    assert_eq!(a.leads.len(), b.leads.len(), "lead count");
-    for entry in a.leads.iter() {
-        let other = b
-            .leads
-            .get(entry.key())
-            .unwrap_or_else(|| panic!("lead {} missing after restore", entry.key()));
-        assert_eq!(entry.value(), other.value(), "lead {}", entry.key());
-        assert_eq!(
-            format!("{:?}", entry.value()),
-            format!("{:?}", other.value()),
-            "lead {}",
-            entry.key()
-        );
+    assert_eq!(a.lead_count(), b.lead_count(), "lead count");
+    let (la, lb) = (a.lead_states(), b.lead_states());
+    assert_eq!(la.len(), lb.len(), "leads held");
+    for (x, y) in la.iter().zip(&lb) {
+        assert_eq!(x.lead_id(), y.lead_id());
+        assert_eq!(x, y, "lead {}", x.lead_id());
+        assert_eq!(format!("{x:?}"), format!("{y:?}"), "lead {}", x.lead_id());
     }
-    assert_eq!(a.promoted, b.promoted, "promoted set");
-    let expected_promoted: Vec<Box<str>> = {
-        let mut v: Vec<Box<str>> = a
-            .leads
-            .iter()
-            .filter(|e| e.value().stage != Stage::Lead)
-            .map(|e| e.key().clone())
-            .collect();
-        v.sort();
-        v
-    };
+    assert_eq!(a.promoted(), b.promoted(), "promoted set");
+    let expected_promoted: Vec<String> = la
+        .iter()
+        .filter(|l| l.stage() != Stage::Lead)
+        .map(|l| l.lead_id())
+        .collect();
     assert_eq!(
-        b.promoted.iter().cloned().collect::<Vec<_>>(),
+        b.promoted(),
         expected_promoted,
         "promoted = leads not in stage lead"
     );
-    assert_eq!(a.seen.entries(), b.seen.entries(), "dedupe window");
-    assert_eq!(a.watermark_ms, b.watermark_ms, "watermark");
-    assert_eq!(a.last_sweep_ms, b.last_sweep_ms, "last sweep");
+    assert_eq!(a.seen().entries(), b.seen().entries(), "dedupe window");
+    assert_eq!(a.seen().cutoff_ms(), b.seen().cutoff_ms(), "dedupe cutoff");
+    assert_eq!(a.watermark_ms(), b.watermark_ms(), "watermark");
+    assert_eq!(a.last_sweep_ms(), b.last_sweep_ms(), "last sweep");
 }
 
 fn apply_all(state: &mut TaskState, model: &Model, events: &[Event<'_>]) -> Vec<Applied> {
@@ -202,7 +192,7 @@ fn snapshot_restored_state_equals_original_and_behaves_identically() {
     let mut original = TaskState::default();
     let applied = apply_all(&mut original, &model, &before);
     assert!(
-        !original.promoted.is_empty(),
+        !original.promoted().is_empty(),
         "the scenario promotes some leads"
     );
     assert!(applied.iter().any(|a| !a.changes.is_empty()));
@@ -211,7 +201,8 @@ fn snapshot_restored_state_equals_original_and_behaves_identically() {
     let store = SnapshotStore::open(dir.path(), 2).unwrap();
     let offsets = vec![("page_views".to_string(), 400), ("forms".to_string(), 17)];
     let captured =
-        SnapshotStore::capture(4, &original, &offsets, &model.version, 1_767_300_000_000);
+        SnapshotStore::capture(4, &original, &offsets, &model.version, 1_767_300_000_000)
+            .expect("a capture");
     assert_eq!(captured.lead_count(), original.lead_count());
     let path = match store.write(&captured).unwrap() {
         WriteOutcome::Written { path, bytes, .. } => {
@@ -233,7 +224,7 @@ fn snapshot_restored_state_equals_original_and_behaves_identically() {
 
     // The same further events, including a 45-day gap that makes the sweep
     // recycle leads, give the same outcomes and stage changes.
-    let now = original.watermark_ms;
+    let now = original.watermark_ms();
     let after = events(&mut rng, &mut seq, 300, 50, now, Some(150));
     let a = apply_all(&mut original, &model, &after);
     let b = apply_all(&mut restored, &model, &after);
@@ -252,7 +243,8 @@ fn snapshot_restored_state_equals_original_and_behaves_identically() {
 
     // And a second generation snapshot of the restored state restores too.
     let offsets2 = vec![("page_views".to_string(), 700), ("forms".to_string(), 17)];
-    let c2 = SnapshotStore::capture(4, &restored, &offsets2, &model.version, 1_767_400_000_000);
+    let c2 = SnapshotStore::capture(4, &restored, &offsets2, &model.version, 1_767_400_000_000)
+        .expect("a capture");
     assert!(matches!(
         store.write(&c2).unwrap(),
         WriteOutcome::Written { .. }
@@ -267,10 +259,10 @@ fn snapshot_empty_state_roundtrips() {
     let dir = tempfile::tempdir().unwrap();
     let store = SnapshotStore::open(dir.path(), 2).unwrap();
     let empty = TaskState::default();
-    let c = SnapshotStore::capture(0, &empty, &[], "default-00000000", 0);
+    let c = SnapshotStore::capture(0, &empty, &[], "default-00000000", 0).expect("a capture");
     store.write(&c).unwrap();
     let r = store.load_newest(0).snapshot.unwrap();
     assert_same_state(&empty, &r.state);
-    assert_eq!(r.state.watermark_ms, i64::MIN);
+    assert_eq!(r.state.watermark_ms(), i64::MIN);
     assert!(r.offsets.is_empty());
 }

@@ -6,49 +6,41 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use leadscore::engine::{LeadState, Slot, Stage, TaskState};
-use leadscore::snapshot::{inspect, Captured, SnapshotStore, WriteOutcome, HEADER_LEN};
-use thin_vec::thin_vec;
+use std::borrow::Cow;
 
-/// A small state whose content depends on `n`, so snapshots differ.
+use leadscore::engine::TaskState;
+use leadscore::event::{Event, EventBody, FormKind, WebContext};
+use leadscore::model::Model;
+use leadscore::snapshot::{inspect, Captured, SnapshotStore, WriteOutcome, HEADER_LEN};
+
+/// A small state whose content depends on `n`, so snapshots differ:
+/// `20 + n` leads with one page view each, every fifth an MQL through a
+/// contact form instead.
 fn state(n: usize) -> TaskState {
-    let st = TaskState {
-        watermark_ms: 1_767_225_600_000 + n as i64,
-        last_sweep_ms: 1_767_225_600_000,
-        ..TaskState::default()
-    };
-    let mut st = st;
+    let model = Model::builtin();
+    let mut st = TaskState::default();
     for i in 0..(20 + n) {
-        let id = format!("lead-{i:04}-{n}");
-        let stage = if i % 5 == 0 { Stage::Mql } else { Stage::Lead };
-        st.leads.insert(
-            id.clone().into(),
-            LeadState {
-                stage,
-                rate_count: 1,
-                rate_minute: 29_453_760,
-                hold_until_ms: 0,
-                last_event_ms: 1_767_225_600_000,
-                slots: thin_vec![
-                    Slot::Rule {
-                        rule: 1,
-                        count: 2,
-                        value: 3.5 + i as f64,
-                        as_of_ms: 1_767_225_000_000
-                    },
-                    Slot::Once {
-                        rule: 1,
-                        key: 0xfeed ^ i as u64,
-                        at_ms: 1_767_225_000_000
-                    },
-                ],
+        let body = if i % 5 == 0 {
+            EventBody::Form {
+                form: FormKind::ContactUs,
+            }
+        } else {
+            EventBody::PageView {
+                path: Cow::Owned(format!("/p{i}")),
+                referrer: None,
+                web: WebContext::default(),
+            }
+        };
+        st.apply(
+            &model,
+            &Event {
+                event_id: Cow::Owned(format!("e-{i}-{n}")),
+                lead_id: Cow::Owned(format!("lead-{i:04}-{n}")),
+                occurred_at_ms: 1_767_225_600_000 + n as i64,
+                body,
             },
         );
-        if stage != Stage::Lead {
-            st.promoted.insert(id.into());
-        }
     }
-    st.seen.insert(42 + n as u64, 1_767_225_600_000);
     st
 }
 
@@ -60,6 +52,7 @@ fn capture(partition: i32, n: usize, offset: i64) -> Captured {
         "default-1234abcd",
         1_767_225_600_000 + n as i64,
     )
+    .expect("a capture")
 }
 
 fn written(outcome: WriteOutcome) -> PathBuf {
@@ -320,8 +313,10 @@ fn snapshot_inspect_reports_contents_and_checksum_mismatch() {
     assert_eq!(ok.partition, 4);
     assert_eq!(ok.lead_count, 25);
     assert_eq!(ok.leads_by_stage, [20, 5, 0]);
-    assert_eq!(ok.slot_count, 50);
-    assert_eq!(ok.seen_count, 1);
+    // A candidate per page view; a candidate, entry counts, one history
+    // entry and the next decay check per contact form.
+    assert_eq!(ok.slot_count, 20 + 5 * 4);
+    assert_eq!(ok.seen_count, 25);
     assert_eq!(ok.offset_sum, 1234);
     assert_eq!(ok.model_version, "default-1234abcd");
     assert_eq!(ok.file_size, fs::metadata(&p).unwrap().len());

@@ -30,7 +30,7 @@ struct ChangeOut<'c> {
 
 /// The score split, rounded to the 2 decimals outputs carry.
 #[derive(Serialize)]
-struct ScoreOut {
+pub(super) struct ScoreOut {
     total: f64,
     behavior: f64,
     fit: f64,
@@ -46,9 +46,9 @@ impl From<&Score> for ScoreOut {
     }
 }
 
-/// Why the lead moved.
+/// Why the lead moved (or, in a lead view, where it stands).
 #[derive(Serialize)]
-struct ExplanationOut<'c> {
+pub(super) struct ExplanationOut<'c> {
     top_rules: Vec<RuleOut<'c>>,
     thresholds: &'c [String],
     sql_signals: &'c [String],
@@ -85,7 +85,7 @@ impl<'c> From<&'c Contribution> for RuleOut<'c> {
 }
 
 /// Serializes a value through its `Display` (the reason strings).
-fn as_display<S: Serializer, T: Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn as_display<S: Serializer, T: Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
 

@@ -1,22 +1,24 @@
 //! The JSON form of an inbound event: a flat object (README "Event format").
 //!
-//! Decoding is one pass of serde over the bytes into a table of borrowed
-//! values, one slot per known field, with no `serde_json::Value` and no
-//! allocation unless a string has escapes. Every slot accepts any JSON kind,
-//! so a wrong type is reported by the validation that follows, naming the
-//! field, instead of as an anonymous serde error.
+//! Decoding is one pass of serde (derived, [`Fields`]) over the bytes into
+//! one borrowed value per known field, with no `serde_json::Value` and no
+//! allocation unless a string has escapes; serde skips unknown fields and
+//! refuses a repeated one. Every field accepts any JSON kind, so a wrong
+//! type is reported by the validation that follows, naming the field,
+//! instead of as an anonymous serde error. Only when parsing fails is the
+//! record parsed again through `serde_path_to_error`, to name the field.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::error::{quote, DecodeError};
 use super::limits::DecodeLimits;
 use super::timestamp::{check_epoch_range, format_rfc3339_ms, parse_time_str};
 use super::validate::{
-    check_profile, check_size, check_skew, optional, required_id, web_path, Vocabulary,
+    check_profile, check_size, check_skew, lead_id, optional, required_id, web_path, Vocabulary,
 };
 use crate::event::{
     AssetKind, Event, EventBody, EventType, FormKind, Profile, WebContext, WebinarAction,
@@ -81,41 +83,9 @@ impl Key {
             Key::Country => "country",
         }
     }
-
-    /// The key for a JSON field name, `None` for fields the decoder ignores.
-    /// Dispatches on length first: one or two comparisons per key.
-    fn lookup(s: &str) -> Option<Key> {
-        let k = match (s.len(), s) {
-            (2, "ip") => Key::Ip,
-            (3, "url") => Key::Url,
-            (4, "type") => Key::Type,
-            (4, "path") => Key::Path,
-            (4, "plan") => Key::Plan,
-            (4, "form") => Key::Form,
-            (6, "action") => Key::Action,
-            (7, "lead_id") => Key::LeadId,
-            (7, "minutes") => Key::Minutes,
-            (7, "country") => Key::Country,
-            (8, "event_id") => Key::EventId,
-            (8, "referrer") => Key::Referrer,
-            (8, "asset_id") => Key::AssetId,
-            (8, "industry") => Key::Industry,
-            (9, "employees") => Key::Employees,
-            (10, "user_agent") => Key::UserAgent,
-            (10, "session_id") => Key::SessionId,
-            (10, "asset_kind") => Key::AssetKind,
-            (10, "webinar_id") => Key::WebinarId,
-            (11, "occurred_at") => Key::OccurredAt,
-            (15, "seconds_on_page") => Key::SecondsOnPage,
-            (18, "annual_revenue_usd") => Key::AnnualRevenueUsd,
-            _ => return None,
-        };
-        Some(k)
-    }
 }
 
-/// Every key, indexed by its discriminant (for tests of the name table).
-#[cfg(test)]
+/// Every key, indexed by its discriminant.
 const ALL_KEYS: [Key; KEYS] = [
     Key::EventId,
     Key::LeadId,
@@ -170,17 +140,17 @@ impl JVal<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for JVal<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for JVal<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JValVisitor)
+        d.deserialize_any(JValVisitor(std::marker::PhantomData))
     }
 }
 
 /// Reads any JSON value into a [`JVal`], borrowing unescaped strings.
-struct JValVisitor;
+struct JValVisitor<'a>(std::marker::PhantomData<&'a ()>);
 
-impl<'de> Visitor<'de> for JValVisitor {
-    type Value = JVal<'de>;
+impl<'de: 'a, 'a> Visitor<'de> for JValVisitor<'a> {
+    type Value = JVal<'a>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
@@ -216,106 +186,104 @@ impl<'de> Visitor<'de> for JValVisitor {
     }
 }
 
-/// Reads an object key as a [`Key`] (`None`: a field to ignore).
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Option<Key>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_identifier(self)
-    }
-}
-
-impl Visitor<'_> for KeySeed {
-    type Value = Option<Key>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a field name")
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Key::lookup(v))
-    }
-}
-
 /// The known fields of one record, before validation; `None` is absent or
-/// `null`.
+/// `null`. Serde derives the parsing: field names, unknown fields skipped,
+/// a repeated known field refused.
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow)]
+    event_id: Option<JVal<'a>>,
+    #[serde(borrow)]
+    lead_id: Option<JVal<'a>>,
+    #[serde(borrow)]
+    occurred_at: Option<JVal<'a>>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<JVal<'a>>,
+    #[serde(borrow)]
+    url: Option<JVal<'a>>,
+    #[serde(borrow)]
+    path: Option<JVal<'a>>,
+    #[serde(borrow)]
+    referrer: Option<JVal<'a>>,
+    #[serde(borrow)]
+    user_agent: Option<JVal<'a>>,
+    #[serde(borrow)]
+    ip: Option<JVal<'a>>,
+    #[serde(borrow)]
+    session_id: Option<JVal<'a>>,
+    #[serde(borrow)]
+    plan: Option<JVal<'a>>,
+    #[serde(borrow)]
+    seconds_on_page: Option<JVal<'a>>,
+    #[serde(borrow)]
+    asset_id: Option<JVal<'a>>,
+    #[serde(borrow)]
+    asset_kind: Option<JVal<'a>>,
+    #[serde(borrow)]
+    webinar_id: Option<JVal<'a>>,
+    #[serde(borrow)]
+    action: Option<JVal<'a>>,
+    #[serde(borrow)]
+    minutes: Option<JVal<'a>>,
+    #[serde(borrow)]
+    form: Option<JVal<'a>>,
+    #[serde(borrow)]
+    industry: Option<JVal<'a>>,
+    #[serde(borrow)]
+    employees: Option<JVal<'a>>,
+    #[serde(borrow)]
+    annual_revenue_usd: Option<JVal<'a>>,
+    #[serde(borrow)]
+    country: Option<JVal<'a>>,
+}
+
+/// A record's known fields, read by the validation below.
 struct Raw<'a> {
-    vals: [Option<JVal<'a>>; KEYS],
-}
-
-/// Parses a record into a [`Raw`] in place (it is large; filling it where it
-/// lives saves copying it out of serde). On a repeated field it stops and
-/// records the field in `duplicate`, so the error can name it.
-struct RawSeed<'r, 'a> {
-    raw: &'r mut Raw<'a>,
-    duplicate: &'r mut Option<Key>,
-}
-
-impl<'a> DeserializeSeed<'a> for RawSeed<'_, 'a> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'a> Visitor<'a> for RawSeed<'_, 'a> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = 0u32;
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            match key {
-                Some(k) => {
-                    let bit = 1u32 << k as u32;
-                    if seen & bit != 0 {
-                        *self.duplicate = Some(k);
-                        return Err(de::Error::custom("duplicate field"));
-                    }
-                    seen |= bit;
-                    self.raw.vals[k as usize] = map.next_value()?;
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
+    fields: Fields<'a>,
 }
 
 impl<'a> Raw<'a> {
     /// Parses `payload` as one JSON object; anything else is a `payload`
     /// error (or names the repeated field).
-    fn parse(&mut self, payload: &'a [u8]) -> Result<(), DecodeError> {
-        let mut duplicate = None;
-        let mut de = serde_json::Deserializer::from_slice(payload);
-        let seed = RawSeed {
-            raw: self,
-            duplicate: &mut duplicate,
-        };
-        let result = seed.deserialize(&mut de).and_then(|()| de.end());
-        match (result, duplicate) {
-            (Ok(()), _) => Ok(()),
-            (Err(_), Some(k)) => Err(DecodeError::new(k.name(), "appears more than once")),
-            (Err(e), None) if e.classify() == serde_json::error::Category::Data => {
-                Err(DecodeError::payload(format!(
-                    "expected a JSON object, got {}",
-                    json_kind(payload)
-                )))
-            }
-            (Err(e), None) => Err(DecodeError::payload(format!("not valid JSON ({e})"))),
+    fn parse(payload: &'a [u8]) -> Result<Raw<'a>, DecodeError> {
+        // One UTF-8 check of the whole record is much cheaper than serde's
+        // check of every string in it (then it parses a `str`, unchecked).
+        let text = std::str::from_utf8(payload).map_err(|e| {
+            DecodeError::payload(format!("not valid UTF-8 (at byte {})", e.valid_up_to()))
+        })?;
+        match serde_json::from_str::<Fields<'a>>(text) {
+            Ok(fields) => Ok(Raw { fields }),
+            Err(e) => Err(parse_error(text, e)),
         }
     }
 
     /// Moves a field's value out (each field is read once).
     fn take(&mut self, k: Key) -> Option<JVal<'a>> {
-        self.vals[k as usize].take()
+        let f = &mut self.fields;
+        match k {
+            Key::EventId => f.event_id.take(),
+            Key::LeadId => f.lead_id.take(),
+            Key::OccurredAt => f.occurred_at.take(),
+            Key::Type => f.kind.take(),
+            Key::Url => f.url.take(),
+            Key::Path => f.path.take(),
+            Key::Referrer => f.referrer.take(),
+            Key::UserAgent => f.user_agent.take(),
+            Key::Ip => f.ip.take(),
+            Key::SessionId => f.session_id.take(),
+            Key::Plan => f.plan.take(),
+            Key::SecondsOnPage => f.seconds_on_page.take(),
+            Key::AssetId => f.asset_id.take(),
+            Key::AssetKind => f.asset_kind.take(),
+            Key::WebinarId => f.webinar_id.take(),
+            Key::Action => f.action.take(),
+            Key::Minutes => f.minutes.take(),
+            Key::Form => f.form.take(),
+            Key::Industry => f.industry.take(),
+            Key::Employees => f.employees.take(),
+            Key::AnnualRevenueUsd => f.annual_revenue_usd.take(),
+            Key::Country => f.country.take(),
+        }
     }
 
     /// A string field.
@@ -453,6 +421,39 @@ impl<'a> Raw<'a> {
     }
 }
 
+/// Why a record did not parse, in the words of a dead-letter reason. The
+/// record is parsed again through `serde_path_to_error`, which tracks the
+/// field being read: invalid JSON inside a known field's value names that
+/// field, elsewhere the path is quoted. A repeated known field is named
+/// (serde's "duplicate field `x`" message names it; its path is the
+/// object's). A record that is valid JSON but not an object says what it is.
+fn parse_error(payload: &str, e: serde_json::Error) -> DecodeError {
+    let mut de = serde_json::Deserializer::from_str(payload);
+    let (path, inner) = match serde_path_to_error::deserialize::<_, Fields<'_>>(&mut de) {
+        Err(tracked) => (tracked.path().to_string(), tracked.into_inner()),
+        // Trailing characters are found by `end`, outside the tracked parse.
+        Ok(_) => (".".to_string(), e),
+    };
+    let message = inner.to_string();
+    if let Some(rest) = message.strip_prefix("duplicate field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        if let Some(k) = ALL_KEYS.iter().find(|k| k.name() == name) {
+            return DecodeError::new(k.name(), "appears more than once");
+        }
+    }
+    if inner.classify() == serde_json::error::Category::Data {
+        return DecodeError::payload(format!(
+            "expected a JSON object, got {}",
+            json_kind(payload.as_bytes())
+        ));
+    }
+    match ALL_KEYS.iter().find(|k| k.name() == path) {
+        Some(k) => DecodeError::new(k.name(), format!("not valid JSON ({message})")),
+        None if path == "." => DecodeError::payload(format!("not valid JSON ({message})")),
+        None => DecodeError::payload(format!("not valid JSON at `{path}` ({message})")),
+    }
+}
+
 /// The kind of the top-level JSON value, told from its first byte, for the
 /// "expected a JSON object" error.
 fn json_kind(payload: &[u8]) -> &'static str {
@@ -474,12 +475,9 @@ pub(crate) fn decode<'a>(
     limits: &DecodeLimits,
 ) -> Result<Event<'a>, DecodeError> {
     check_size(payload, limits)?;
-    let mut raw = Raw {
-        vals: Default::default(),
-    };
-    raw.parse(payload)?;
+    let mut raw = Raw::parse(payload)?;
     let event_id = required_id(Key::EventId.name(), raw.str(Key::EventId)?)?;
-    let lead_id = required_id(Key::LeadId.name(), raw.str(Key::LeadId)?)?;
+    let lead_id = lead_id(raw.str(Key::LeadId)?)?;
     let occurred_at_ms = raw.occurred_at()?;
     check_skew(Key::OccurredAt.name(), occurred_at_ms, now_ms, limits)?;
     let ty = raw.event_type(expected)?;
@@ -608,13 +606,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_key_name_looks_up_to_itself() {
+    fn every_key_is_listed_once_in_order() {
         for (i, k) in ALL_KEYS.iter().enumerate() {
             assert_eq!(*k as usize, i);
-            assert_eq!(Key::lookup(k.name()), Some(*k), "{}", k.name());
+            assert_eq!(ALL_KEYS.iter().filter(|x| x.name() == k.name()).count(), 1);
         }
-        assert_eq!(Key::lookup("event_ID"), None);
-        assert_eq!(Key::lookup(""), None);
-        assert_eq!(Key::lookup("paths"), None);
     }
 }

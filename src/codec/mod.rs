@@ -11,6 +11,7 @@ mod change_proto;
 mod error;
 mod format;
 mod json_event;
+mod lead_json;
 mod limits;
 pub mod proto;
 mod proto_event;
@@ -20,6 +21,7 @@ mod validate;
 
 pub use error::DecodeError;
 pub use format::{Format, UnknownFormat};
+pub use lead_json::encode_lead_view;
 pub use limits::DecodeLimits;
 pub use timestamp::format_rfc3339_ms;
 

@@ -13,7 +13,7 @@ use super::limits::DecodeLimits;
 use super::proto;
 use super::timestamp::check_epoch_range;
 use super::validate::{
-    check_expected, check_profile, check_size, check_skew, optional, required_id, web_path,
+    check_expected, check_profile, check_size, check_skew, lead_id, optional, required_id, web_path,
 };
 use crate::event::{
     AssetKind, Event, EventBody, EventType, FormKind, Profile, WebContext, WebinarAction,
@@ -33,7 +33,10 @@ pub(crate) fn decode(
         ))
     })?;
     let event_id = id("event_id", msg.event_id)?;
-    let lead_id = id("lead_id", msg.lead_id)?;
+    let lead_id = match id("lead_id", msg.lead_id) {
+        Ok(v) => lead_id(Some(v))?,
+        Err(e) => return Err(e),
+    };
     let occurred_at_ms = match msg.occurred_at_ms {
         0 => return Err(DecodeError::new("occurred_at_ms", "required but missing")),
         ms => check_epoch_range(ms, || ms.to_string())

@@ -38,6 +38,21 @@ pub(crate) fn required_id<'a>(
     }
 }
 
+/// A lead id: a required id no longer than the engine keeps
+/// ([`crate::engine::MAX_ID_BYTES`]); real CRM ids are far shorter, and a
+/// longer one could only be a producer bug.
+pub(crate) fn lead_id(v: Option<Cow<'_, str>>) -> Result<Cow<'_, str>, DecodeError> {
+    let id = required_id("lead_id", v)?;
+    let max = crate::engine::MAX_ID_BYTES;
+    if id.len() > max {
+        return Err(DecodeError::new(
+            "lead_id",
+            format!("is {} bytes long, over the limit of {max} bytes", id.len()),
+        ));
+    }
+    Ok(id)
+}
+
 /// An optional string: empty counts as absent, as it must in protobuf (where
 /// an unset string reads as ""), so both formats decode to the same event.
 pub(crate) fn optional(v: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {

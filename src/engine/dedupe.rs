@@ -1,53 +1,151 @@
 //! The event-id dedupe window of one task: producer retries re-send an
 //! event with the same `event_id`, and scoring it twice would inflate the lead.
+//!
+//! Two structures: a hash map from id hash to event time (the lookup), and
+//! a queue of `(id hash, time)` in arrival order (what pruning walks and
+//! what a snapshot stores). The queue is a list of fixed-size chunks shared
+//! by reference count, so a snapshot takes the window by copying a few
+//! hundred pointers instead of millions of entries (`capture.rs`), and an
+//! in-order event costs one map insert and one append, never a heap sift.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
-use std::hash::BuildHasherDefault;
+use xxhash_rust::xxh3::xxh3_64;
 
-use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
+use super::hashed_key::PreHashed;
+
+/// Entries per queue chunk (16 bytes each: 64 KiB chunks).
+const CHUNK: usize = 4096;
+
+/// One chunk of the arrival-order queue.
+type Chunk = Vec<(u64, i64)>;
 
 /// Event ids (as 64-bit xxh3 hashes) seen within the window, with their
-/// event times. Entries older than `watermark - window` are dropped by
-/// [`SeenEvents::prune`]; the engine drops events that late anyway.
-#[derive(Debug, Default, Clone)]
+/// event times. An id whose time is before the window's cutoff counts as
+/// unseen, whether or not its entry has been removed yet.
+#[derive(Debug, Clone)]
 pub struct SeenEvents {
-    /// Keys are already xxh3 hashes; a fast hasher is enough.
-    ids: HashMap<u64, i64, BuildHasherDefault<Xxh3Default>>,
-    by_time: BinaryHeap<Reverse<(i64, u64)>>,
+    /// Keys are already xxh3 hashes, used as their own hash.
+    ids: HashMap<u64, i64, PreHashed>,
+    /// Every insert in arrival order; chunks are shared with snapshots.
+    queue: VecDeque<Arc<Chunk>>,
+    /// Entries of the front chunk already removed.
+    front: usize,
+    /// Ids with an event time before this are forgotten (`i64::MIN`: none yet).
+    cutoff_ms: i64,
+}
+
+impl Default for SeenEvents {
+    fn default() -> Self {
+        SeenEvents {
+            ids: HashMap::default(),
+            queue: VecDeque::new(),
+            front: 0,
+            cutoff_ms: i64::MIN,
+        }
+    }
+}
+
+/// A frozen copy of a window for a snapshot: the queue's chunks (shared,
+/// so taking it is cheap), which entries of the first one are gone, and
+/// the cutoff. See [`SeenEvents::image`].
+#[derive(Debug, Clone)]
+pub struct SeenImage {
+    chunks: Vec<Arc<Chunk>>,
+    front: usize,
+    cutoff_ms: i64,
+}
+
+impl SeenImage {
+    /// The live entries `(id hash, time)` in arrival order, each id once
+    /// (the latest entry of an id wins, as in the map).
+    pub fn entries(&self) -> impl Iterator<Item = (u64, i64)> + '_ {
+        let cutoff = self.cutoff_ms;
+        self.chunks
+            .iter()
+            .enumerate()
+            .flat_map(move |(i, c)| c[if i == 0 { self.front } else { 0 }..].iter().copied())
+            .filter(move |&(_, t)| t >= cutoff)
+    }
+
+    /// Upper bound of the number of entries.
+    pub fn len_hint(&self) -> usize {
+        self.chunks.iter().map(|c| c.len()).sum::<usize>() - self.front
+    }
+
+    /// The cutoff: ids before it are forgotten.
+    pub fn cutoff_ms(&self) -> i64 {
+        self.cutoff_ms
+    }
 }
 
 impl SeenEvents {
     /// The stable hash of an event id (stored in snapshots).
+    #[inline]
     pub fn hash_id(event_id: &str) -> u64 {
         xxh3_64(event_id.as_bytes())
     }
 
-    /// Records an id; returns false when it was already present (a duplicate).
+    /// Records an id; returns false when it is already in the window (a
+    /// duplicate).
+    #[inline]
     pub fn insert(&mut self, id_hash: u64, occurred_at_ms: i64) -> bool {
         use std::collections::hash_map::Entry;
         match self.ids.entry(id_hash) {
-            Entry::Occupied(_) => false,
+            Entry::Occupied(e) if *e.get() >= self.cutoff_ms => return false,
+            Entry::Occupied(mut e) => {
+                e.insert(occurred_at_ms);
+            }
             Entry::Vacant(v) => {
                 v.insert(occurred_at_ms);
-                self.by_time.push(Reverse((occurred_at_ms, id_hash)));
-                true
+            }
+        }
+        self.append(id_hash, occurred_at_ms);
+        true
+    }
+
+    /// Appends to the queue, copying the last chunk first if a snapshot
+    /// still shares it.
+    #[inline]
+    fn append(&mut self, id: u64, t: i64) {
+        match self.queue.back_mut() {
+            Some(c) if c.len() < CHUNK => Arc::make_mut(c).push((id, t)),
+            _ => {
+                let mut c = Vec::with_capacity(CHUNK);
+                c.push((id, t));
+                self.queue.push_back(Arc::new(c));
             }
         }
     }
 
-    /// Forgets ids whose event time is before `cutoff_ms`.
+    /// Forgets ids whose event time is before `cutoff_ms`. Entries leave the
+    /// queue from the front while they are expired; an expired entry behind
+    /// a live one waits for it, but already counts as unseen.
     pub fn prune(&mut self, cutoff_ms: i64) {
-        while let Some(Reverse((t, id))) = self.by_time.peek().copied() {
-            if t >= cutoff_ms {
+        self.cutoff_ms = self.cutoff_ms.max(cutoff_ms);
+        while let Some(c) = self.queue.front() {
+            let mut k = self.front;
+            while k < c.len() && c[k].1 < self.cutoff_ms {
+                let (id, t) = c[k];
+                // One lookup: an id seen again after it expired (a newer
+                // time) goes back in.
+                if let Some(newer) = self.ids.remove(&id).filter(|&v| v != t) {
+                    self.ids.insert(id, newer);
+                }
+                k += 1;
+            }
+            if k == c.len() && (k == CHUNK || self.queue.len() > 1) {
+                self.queue.pop_front();
+                self.front = 0;
+            } else {
+                self.front = k;
                 break;
             }
-            self.by_time.pop();
-            self.ids.remove(&id);
         }
     }
 
+    /// Ids held (including expired ones not yet removed).
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -56,36 +154,39 @@ impl SeenEvents {
         self.ids.is_empty()
     }
 
-    /// Every entry as `(id_hash, occurred_at_ms)`, in no particular order:
-    /// the snapshot capture walks the window on the task thread without
-    /// paying for the sort [`SeenEvents::entries`] does.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (u64, i64)> + '_ {
-        self.ids.iter().map(|(k, t)| (*k, *t))
+    /// The cutoff: ids before it are forgotten.
+    pub fn cutoff_ms(&self) -> i64 {
+        self.cutoff_ms
     }
 
-    /// Rebuilds a window from `(id_hash, occurred_at_ms)` entries (a snapshot
-    /// restore). A repeated id keeps its first time, as [`SeenEvents::insert`]
-    /// would.
+    /// A frozen copy for a snapshot, taken in time proportional to the
+    /// number of chunks (a few hundred for millions of entries).
+    pub fn image(&self) -> SeenImage {
+        SeenImage {
+            chunks: self.queue.iter().cloned().collect(),
+            front: self.front,
+            cutoff_ms: self.cutoff_ms,
+        }
+    }
+
+    /// Rebuilds a window from live `(id_hash, occurred_at_ms)` entries in
+    /// arrival order and a cutoff (a snapshot restore). A repeated id keeps
+    /// its last time, as the map does.
     ///
-    /// Built for millions of entries: the map is pre-sized, the prune heap is
-    /// built in one heapify instead of n pushes, and the entries are inserted
-    /// grouped by the table region they hash to (a stable counting sort on
-    /// the top bits of `hash & (buckets - 1)`, where the hashbrown table
-    /// behind `HashMap` starts probing), so the table fills region by region
-    /// instead of at random: 20M entries insert in about 0.9 s instead of
-    /// 3 s on the test VM. The order only affects speed, never the result.
-    pub fn from_entries(entries: Vec<(u64, i64)>) -> SeenEvents {
+    /// Built for millions of entries: the map is pre-sized and the entries
+    /// are inserted grouped by the table region they hash to (a stable
+    /// counting sort on the top bits of `hash & (buckets - 1)`, where the
+    /// hashbrown table behind `HashMap` starts probing), so the table fills
+    /// region by region instead of at random: 20M entries insert in about
+    /// 0.9 s instead of 3 s on the test VM. The order only affects speed.
+    pub fn from_entries(entries: Vec<(u64, i64)>, cutoff_ms: i64) -> SeenEvents {
         use std::hash::BuildHasher;
         let n = entries.len();
-        let mut ids: HashMap<u64, i64, BuildHasherDefault<Xxh3Default>> =
+        let mut ids: HashMap<u64, i64, PreHashed> =
             HashMap::with_capacity_and_hasher(n, Default::default());
-        let mut heap = Vec::with_capacity(n);
         if n < 4096 {
-            for (id, t) in entries {
-                if let std::collections::hash_map::Entry::Vacant(v) = ids.entry(id) {
-                    v.insert(t);
-                    heap.push(Reverse((t, id)));
-                }
+            for &(id, t) in &entries {
+                ids.insert(id, t);
             }
         } else {
             let buckets = (n * 8 / 7).next_power_of_two();
@@ -99,6 +200,8 @@ impl SeenEvents {
             for i in 1..start.len() {
                 start[i] += start[i - 1];
             }
+            // Within a group entries keep their arrival order, so the last
+            // entry of a repeated id still wins.
             let mut ordered = vec![(0u64, 0i64); n];
             for (e, &g) in entries.iter().zip(&groups) {
                 let at = &mut start[g as usize];
@@ -106,23 +209,32 @@ impl SeenEvents {
                 *at += 1;
             }
             drop(groups);
-            drop(entries);
             for (id, t) in ordered {
-                if let std::collections::hash_map::Entry::Vacant(v) = ids.entry(id) {
-                    v.insert(t);
-                    heap.push(Reverse((t, id)));
-                }
+                ids.insert(id, t);
             }
+        }
+        let mut queue = VecDeque::with_capacity(n.div_ceil(CHUNK));
+        for c in entries.chunks(CHUNK) {
+            let mut v = Vec::with_capacity(CHUNK);
+            v.extend_from_slice(c);
+            queue.push_back(Arc::new(v));
         }
         SeenEvents {
             ids,
-            by_time: BinaryHeap::from(heap),
+            queue,
+            front: 0,
+            cutoff_ms,
         }
     }
 
-    /// Every entry as `(id_hash, occurred_at_ms)`, sorted, for snapshots.
+    /// The live entries `(id_hash, occurred_at_ms)`, sorted (tests, tools).
     pub fn entries(&self) -> Vec<(u64, i64)> {
-        let mut v: Vec<(u64, i64)> = self.ids.iter().map(|(k, t)| (*k, *t)).collect();
+        let mut v: Vec<(u64, i64)> = self
+            .ids
+            .iter()
+            .filter(|(_, &t)| t >= self.cutoff_ms)
+            .map(|(k, t)| (*k, *t))
+            .collect();
         v.sort_unstable();
         v
     }
@@ -137,19 +249,22 @@ mod tests {
         for n in [0u64, 10, 5_000, 50_000] {
             let entries: Vec<(u64, i64)> = (0..n)
                 .map(|i| (xxh3_64(&i.to_le_bytes()), 1_000 + (i as i64 * 7919) % 500))
-                .chain([(42, 1), (42, 2)])
                 .collect();
             let mut one_by_one = SeenEvents::default();
             for &(id, t) in &entries {
                 one_by_one.insert(id, t);
             }
-            let mut rebuilt = SeenEvents::from_entries(entries);
+            let mut rebuilt =
+                SeenEvents::from_entries(one_by_one.image().entries().collect(), i64::MIN);
             assert_eq!(rebuilt.entries(), one_by_one.entries());
-            assert_eq!(rebuilt.len(), one_by_one.len());
-            // Pruning (the heap) behaves the same too.
+            // Pruning (the queue) behaves the same too.
             rebuilt.prune(1_250);
             one_by_one.prune(1_250);
             assert_eq!(rebuilt.entries(), one_by_one.entries());
+            assert_eq!(
+                rebuilt.image().entries().collect::<Vec<_>>(),
+                one_by_one.image().entries().collect::<Vec<_>>()
+            );
         }
     }
 
@@ -163,6 +278,37 @@ mod tests {
         assert!(!s.insert(id, 1_000), "entry at the cutoff is kept");
         s.prune(1_001);
         assert!(s.is_empty());
-        assert!(s.insert(id, 1_000));
+        assert!(s.insert(id, 1_000), "older than the window: not remembered");
+        assert!(s.insert(id, 1_000), "and not a duplicate either");
+    }
+
+    #[test]
+    fn an_expired_entry_behind_a_live_one_counts_as_unseen() {
+        let mut s = SeenEvents::default();
+        assert!(s.insert(1, 5_000));
+        assert!(s.insert(2, 100));
+        s.prune(1_000);
+        assert_eq!(s.len(), 2, "2 waits behind 1 in the queue");
+        assert!(s.insert(2, 2_000), "but it is forgotten already");
+        assert!(!s.insert(2, 2_000));
+        s.prune(6_000);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn an_image_is_not_changed_by_later_inserts_and_prunes() {
+        let mut s = SeenEvents::default();
+        for i in 0..10_000u64 {
+            s.insert(i, i as i64);
+        }
+        let image = s.image();
+        for i in 10_000..20_000u64 {
+            s.insert(i, i as i64);
+        }
+        s.prune(15_000);
+        let got: Vec<(u64, i64)> = image.entries().collect();
+        assert_eq!(got.len(), 10_000);
+        assert_eq!(got[0], (0, 0));
+        assert_eq!(got[9_999], (9_999, 9_999));
     }
 }

@@ -1,40 +1,20 @@
-//! The state of one lead: compact, fixed-size slots in one allocation, from
-//! which the score, the active SQL signals and the explanation are derived.
+//! What a lead's slots mean: its score (running totals per decay group,
+//! fit values), active SQL signals, stage, entry counts, hold and recent
+//! stage history. The window, cap and rate-limit bookkeeping of candidates
+//! is in `candidates.rs`.
 //!
-//! Every slot is kept so that the final state is a function of the *set* of
-//! events, not of their arrival order: repeat windows and daily caps credit
-//! the earliest events, and a late earlier event moves the credit to itself.
+//! A lead's score is a function of the *set* of its events, not of their
+//! arrival order (README "Scoring model"): behaviour points are running
+//! sums of exponentials kept as of the lead's newest event, and every
+//! credit or withdrawal of a candidate adds its own decayed points.
 
-use thin_vec::ThinVec;
-
-use super::stage::Stage;
-use crate::model::{decay_factor, Model, DAY_MS};
-
-/// One fact about a lead. 24 bytes each.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Slot {
-    /// Points of one rule: `value` as of `as_of_ms`, decaying with the
-    /// rule's category; `count` credited events.
-    Rule {
-        rule: u16,
-        count: u32,
-        value: f64,
-        as_of_ms: i64,
-    },
-    /// The earliest event of one repeat window (`key` is the xxh3 of the
-    /// repeat key's value); the window is derived from `at_ms`.
-    Once { rule: u16, key: u64, at_ms: i64 },
-    /// One event credited under the rule's daily cap.
-    CapHit { rule: u16, at_ms: i64 },
-    /// One credited event feeding an SQL signal.
-    Signal { signal: u16, at_ms: i64 },
-    /// One fit rule's points, from the newest profile event carrying its attribute.
-    Fit {
-        rule: u16,
-        points: f64,
-        as_of_ms: i64,
-    },
-}
+use super::lead_block::LeadBlock;
+use super::slot::{
+    self, cand_rule, fit_pairs, fit_slot, kind, kind_of, set_fit_pair, slot_time, value_of, Slot,
+    ADMITTED, CREDITED, ORDINAL_MASK, ORDINAL_SHIFT,
+};
+use super::stage::{Reason, Stage};
+use crate::model::{decay_factor, Model};
 
 /// Score split at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -44,38 +24,146 @@ pub struct Score {
     pub fit: f64,
 }
 
-/// Everything the engine keeps about one lead.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LeadState {
-    pub stage: Stage,
-    /// Events of this minute (event time) for the rate limit.
-    pub rate_count: u16,
-    /// Event-time minute (`t / 60_000`) that `rate_count` counts.
-    pub rate_minute: u32,
-    /// A stage reached by an instant rule is not recycled before this time.
-    pub hold_until_ms: i64,
-    /// Newest event time applied to this lead.
-    pub last_event_ms: i64,
-    pub slots: ThinVec<Slot>,
+/// How many stage changes a lead's history keeps (the newest).
+pub const HISTORY_LEN: usize = 5;
+
+/// One stage change in a lead's recent history (`/leads/{id}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub from: Stage,
+    pub to: Stage,
+    pub reason: Reason,
+    pub at_ms: i64,
 }
 
-impl LeadState {
-    /// Behaviour and fit points at event time `at_ms`.
-    pub fn score_at(&self, model: &Model, at_ms: i64) -> Score {
-        let mut behavior = 0.0;
-        let mut fit = 0.0;
-        for s in &self.slots {
-            match *s {
-                Slot::Rule {
-                    rule,
-                    value,
-                    as_of_ms,
-                    ..
-                } => behavior += value * decay_factor(at_ms - as_of_ms, model.half_life_of(rule)),
-                Slot::Fit { points, .. } => fit += points,
-                _ => {}
+impl LeadBlock {
+    /// The lead's funnel stage.
+    #[inline]
+    pub(crate) fn stage(&self) -> Stage {
+        Stage::from_u8(self.stage_bits()).unwrap_or_default()
+    }
+
+    /// Adds `delta` points (as of the last event) to decay group `g`.
+    pub(crate) fn add_to_group(&mut self, g: u8, delta: f64) {
+        if g == 0 {
+            self.set_total0(self.total0() + delta);
+            return;
+        }
+        match self
+            .tagged_mut()
+            .iter_mut()
+            .find(|s| kind_of(s) == kind::TOTAL && slot::total_group(s) == g)
+        {
+            Some(s) => s.b = (value_of(s) + delta).to_bits(),
+            None => {
+                // Room is kept for this (see `candidates::FULL_AT`).
+                self.push(slot::total(g, delta));
             }
         }
+    }
+
+    /// Moves the lead's reference time forward to `t` (its newest event):
+    /// every running total and folded value is decayed to `t`. Earlier
+    /// times change nothing.
+    pub(crate) fn advance_to(&mut self, model: &Model, t: i64) {
+        let last = self.last_event_ms();
+        if t <= last {
+            return;
+        }
+        let dt = t - last;
+        let t0 = self.total0();
+        if t0 != 0.0 {
+            self.set_total0(t0 * decay_factor(dt, model.half_life_of_group(0)));
+        }
+        for s in self.tagged_mut() {
+            let group = match kind_of(s) {
+                kind::TOTAL => slot::total_group(s),
+                kind::FOLDED => model.rules[usize::from(cand_rule(s))].group,
+                _ => continue,
+            };
+            let v = value_of(s);
+            if v != 0.0 {
+                s.b = (v * decay_factor(dt, model.half_life_of_group(group))).to_bits();
+            }
+        }
+        self.set_last_event_ms(t);
+    }
+
+    /// Behaviour points at event time `at`.
+    #[inline]
+    pub(crate) fn behavior_at(&self, model: &Model, at: i64) -> f64 {
+        let dt = at - self.last_event_ms();
+        let t0 = self.total0();
+        let mut b = if t0 == 0.0 {
+            0.0
+        } else {
+            t0 * decay_factor(dt, model.half_life_of_group(0))
+        };
+        if model.decay_groups.len() > 1 {
+            for s in self.tagged() {
+                if kind_of(s) == kind::TOTAL {
+                    let g = slot::total_group(s);
+                    b += value_of(s) * decay_factor(dt, model.half_life_of_group(g));
+                }
+            }
+        }
+        b
+    }
+
+    /// Calls `f(group, total)` for each decay group's behaviour total.
+    pub(crate) fn for_each_group_total(&self, mut f: impl FnMut(u8, f64)) {
+        f(0, self.total0());
+        for s in self.tagged() {
+            if kind_of(s) == kind::TOTAL {
+                f(slot::total_group(s), value_of(s));
+            }
+        }
+    }
+
+    /// When the decay sweep looks at this promoted lead next, if scheduled.
+    pub(crate) fn recycle_due(&self) -> Option<i64> {
+        self.tagged()
+            .iter()
+            .find(|s| kind_of(s) == kind::PROMOTED)
+            .map(slot_time)
+    }
+
+    /// Sets (`Some`) or removes (`None`) the lead's next decay check.
+    pub(crate) fn set_recycle_due(&mut self, due: Option<i64>) {
+        let at = self
+            .tagged()
+            .iter()
+            .position(|s| kind_of(s) == kind::PROMOTED);
+        match (at, due) {
+            (Some(i), Some(d)) => self.tagged_mut()[i] = slot::promoted(d),
+            (Some(i), None) => self.remove_tagged(i),
+            (None, Some(d)) => {
+                // Room is kept for this (see `candidates::FULL_AT`).
+                self.push(slot::promoted(d));
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Fit points (they do not decay).
+    #[inline]
+    pub(crate) fn fit_points(&self, model: &Model) -> f64 {
+        let mut fit = 0.0;
+        for s in self.tagged() {
+            if kind_of(s) == kind::FIT {
+                for (_, rule, outcome) in fit_pairs(s) {
+                    fit += model.fit[usize::from(rule)].points_of(outcome);
+                }
+            }
+        }
+        fit
+    }
+
+    /// Behaviour and fit points at event time `at`.
+    #[inline]
+    pub(crate) fn score_at(&self, model: &Model, at: i64) -> Score {
+        let behavior = self.behavior_at(model, at);
+        let fit = self.fit_points(model);
         Score {
             total: behavior + fit,
             behavior,
@@ -83,23 +171,65 @@ impl LeadState {
         }
     }
 
-    /// Ids of the SQL signals active at `at_ms`.
-    pub fn active_signals(&self, model: &Model, at_ms: i64) -> Vec<u16> {
-        let mask = self.signal_mask(model, at_ms);
-        (0..model.signals.len() as u16)
-            .filter(|i| mask & (1 << i) != 0)
-            .collect()
+    /// Records fit rule `rule`'s outcome from a profile at `t`: the newest
+    /// profile carrying the attribute wins (at equal times the higher
+    /// points, then the higher outcome), whatever the arrival order.
+    pub(crate) fn set_fit(&mut self, model: &Model, rule: u8, outcome: u8, t: i64) {
+        let rank = |o: u8| (model.fit[usize::from(rule)].points_of(o), o);
+        let mut current = None;
+        for (i, s) in self.tagged().iter().enumerate() {
+            if kind_of(s) == kind::FIT {
+                if let Some((p, _, o)) = fit_pairs(s).find(|(_, r, _)| *r == rule) {
+                    current = Some((i, p, slot_time(s), o));
+                    break;
+                }
+            }
+        }
+        if let Some((i, p, as_of, o)) = current {
+            let newer = t > as_of || (t == as_of && rank(outcome) > rank(o));
+            if !newer {
+                return;
+            }
+            let s = &mut self.tagged_mut()[i];
+            set_fit_pair(s, p, None);
+            if s.b == u64::MAX {
+                self.remove_tagged(i);
+            }
+        }
+        // Join a fit slot of the same time with a free pair, or start one.
+        let free = self.tagged().iter().enumerate().find_map(|(i, s)| {
+            (kind_of(s) == kind::FIT && slot_time(s) == t)
+                .then(|| (0..4).find(|p| (s.b >> (16 * p)) & 0xffff == 0xffff))
+                .flatten()
+                .map(|p| (i, p))
+        });
+        match free {
+            Some((i, p)) => set_fit_pair(&mut self.tagged_mut()[i], p, Some((rule, outcome))),
+            None => {
+                let mut s = fit_slot(t);
+                set_fit_pair(&mut s, 0, Some((rule, outcome)));
+                self.push(s);
+            }
+        }
     }
 
-    /// The SQL signals active at `at_ms` as a bit set (bit i = signal i;
-    /// models have at most 64 signals). Allocation-free, for the hot path.
-    pub fn signal_mask(&self, model: &Model, at_ms: i64) -> u64 {
+    /// Ids of the SQL signals active at `at`, as a bit set (bit i = signal
+    /// i; models have at most 64 signals): admitted candidates of each
+    /// signal's rule within its window. Allocation-free.
+    pub(crate) fn signal_mask(&self, model: &Model, at: i64) -> u64 {
+        if model.signals.is_empty() {
+            return 0;
+        }
         let mut counts = [0u32; 64];
-        for s in &self.slots {
-            if let Slot::Signal { signal, at_ms: t } = *s {
-                let within = model.signals[signal as usize].within_ms;
-                if t <= at_ms && t > at_ms - within {
-                    counts[signal as usize] += 1;
+        for s in self.tagged() {
+            if kind_of(s) != kind::CANDIDATE || s.a & ADMITTED == 0 {
+                continue;
+            }
+            let t = slot_time(s);
+            for &sig in &model.rules[usize::from(cand_rule(s))].signals {
+                let within = model.signals[usize::from(sig)].within_ms;
+                if t <= at && t > at - within {
+                    counts[usize::from(sig)] += 1;
                 }
             }
         }
@@ -111,219 +241,255 @@ impl LeadState {
             .fold(0u64, |m, (i, _)| m | (1 << i))
     }
 
-    /// Adds `points` of `rule` earned at `t`, decayed into the rule's accumulator.
-    pub(crate) fn credit(
-        &mut self,
-        model: &Model,
-        rule: u16,
-        points: f64,
-        t: i64,
-        count_delta: i32,
-    ) {
-        let h = model.half_life_of(rule);
-        for s in self.slots.iter_mut() {
-            if let Slot::Rule {
-                rule: r,
-                count,
-                value,
-                as_of_ms,
-            } = s
-            {
-                if *r == rule {
-                    if t >= *as_of_ms {
-                        *value = *value * decay_factor(t - *as_of_ms, h) + points;
-                        *as_of_ms = t;
-                    } else {
-                        *value += points * decay_factor(*as_of_ms - t, h);
-                    }
-                    *count = count.saturating_add_signed(count_delta);
-                    return;
-                }
-            }
-        }
-        self.slots.push(Slot::Rule {
-            rule,
-            count: count_delta.max(0) as u32,
-            value: points,
-            as_of_ms: t,
-        });
+    /// The ordinals slot (entry counts and hold), if the lead ever changed stage.
+    fn ordinals(&self) -> Option<&Slot> {
+        self.tagged().iter().find(|s| kind_of(s) == kind::ORDINALS)
     }
 
-    /// Applies one matched event of `rule` at `t` under the rule's repeat
-    /// policy, daily cap and signals. Returns true if it was credited.
-    pub(crate) fn apply_rule(
+    /// Whether the lead ever changed stage (such leads are never evicted:
+    /// their entry counts keep their change ids unique).
+    #[inline]
+    pub(crate) fn ever_changed_stage(&self) -> bool {
+        self.ordinals().is_some()
+    }
+
+    /// How often the lead entered `to`.
+    pub(crate) fn entries_into(&self, to: Stage) -> u32 {
+        let i = ordinal_index(to);
+        self.ordinals()
+            .map_or(0, |s| ((s.a >> ORDINAL_SHIFT[i]) & ORDINAL_MASK[i]) as u32)
+    }
+
+    /// A stage reached by an instant rule is not recycled before this (0: no hold).
+    pub(crate) fn hold_until_ms(&self) -> i64 {
+        self.ordinals().map_or(0, |s| s.b as i64)
+    }
+
+    /// Records a stage change: the new stage, one more entry into `to`
+    /// (returned: the ordinal of this entry), the hold (if given), and the
+    /// change in the bounded history.
+    pub(crate) fn record_transition(
         &mut self,
-        model: &Model,
-        rule: u16,
-        repeat_key: Option<u64>,
-        t: i64,
-    ) -> bool {
-        let r = &model.rules[rule as usize];
-        // Repeat window: only the earliest event of a window is a candidate.
-        let mut replaced: Option<i64> = None;
-        if let (Some(rep), Some(key)) = (r.repeat, repeat_key) {
-            let bucket = rep.bucket(t);
-            let existing = self.slots.iter_mut().find_map(|s| match s {
-                Slot::Once {
-                    rule: sr,
-                    key: sk,
-                    at_ms,
-                } if *sr == rule && *sk == key && rep.bucket(*at_ms) == bucket => Some(at_ms),
-                _ => None,
+        from: Stage,
+        to: Stage,
+        reason: &Reason,
+        instant_rule: u16,
+        at_ms: i64,
+        hold_until_ms: Option<i64>,
+    ) -> u32 {
+        self.set_stage_bits(to as u8);
+        if self.ordinals().is_none() {
+            self.push(Slot {
+                a: kind::ORDINALS,
+                b: 0,
             });
-            match existing {
-                Some(at) if *at <= t => return false,
-                Some(at) => {
-                    replaced = Some(*at);
-                    *at = t;
-                }
-                None => self.slots.push(Slot::Once {
-                    rule,
-                    key,
-                    at_ms: t,
-                }),
-            }
         }
-        // Signals follow candidates.
-        for &sig in &r.signals {
-            match replaced {
-                Some(old) => {
-                    if let Some(Slot::Signal { at_ms, .. }) = self
-                        .slots
-                        .iter_mut()
-                        .find(|s| matches!(s, Slot::Signal { signal, at_ms } if *signal == sig && *at_ms == old))
-                    {
-                        *at_ms = t;
-                    }
-                }
-                None => self.slots.push(Slot::Signal { signal: sig, at_ms: t }),
-            }
+        let i = ordinal_index(to);
+        let slots = self.tagged_mut();
+        let o = slots
+            .iter_mut()
+            .find(|s| kind_of(s) == kind::ORDINALS)
+            .expect("just ensured");
+        let n = (((o.a >> ORDINAL_SHIFT[i]) & ORDINAL_MASK[i]) + 1).min(ORDINAL_MASK[i]);
+        o.a = (o.a & !(ORDINAL_MASK[i] << ORDINAL_SHIFT[i])) | (n << ORDINAL_SHIFT[i]);
+        if let Some(h) = hold_until_ms {
+            o.b = h as u64;
         }
-        let points = r.points;
-        let Some(cap) = r.daily_cap_hits else {
-            if let Some(old) = replaced {
-                self.credit(model, rule, -points, old, 0);
-            }
-            self.credit(
-                model,
-                rule,
-                points,
-                t,
-                if replaced.is_some() { 0 } else { 1 },
-            );
-            return true;
+        let history = self
+            .tagged()
+            .iter()
+            .filter(|s| kind_of(s) == kind::TRANSITION)
+            .count();
+        if history >= HISTORY_LEN {
+            let oldest = self
+                .tagged()
+                .iter()
+                .position(|s| kind_of(s) == kind::TRANSITION)
+                .expect("history is not empty");
+            self.remove_tagged(oldest);
+        }
+        let (code, rule) = match reason {
+            Reason::ScoreThreshold => (0, 0),
+            Reason::InstantRule(_) => (1, instant_rule),
+            Reason::SqlSignal => (2, 0),
+            Reason::RecycledDecay => (3, 0),
         };
-        // Daily cap: the earliest `cap` candidates of a UTC day are credited.
-        if let Some(old) = replaced {
-            if let Some(Slot::CapHit { at_ms, .. }) = self.slots.iter_mut().find(
-                |s| matches!(s, Slot::CapHit { rule: sr, at_ms } if *sr == rule && *at_ms == old),
-            ) {
-                *at_ms = t;
-                self.credit(model, rule, -points, old, 0);
-                self.credit(model, rule, points, t, 0);
-                return true;
+        self.push(slot::transition(from as u8, to as u8, code, rule, at_ms));
+        n as u32
+    }
+
+    /// The recent stage changes, oldest first.
+    pub(crate) fn history(&self, model: &Model) -> Vec<HistoryEntry> {
+        self.tagged()
+            .iter()
+            .filter(|s| kind_of(s) == kind::TRANSITION)
+            .map(|s| {
+                let from = Stage::from_u8(((s.a >> 3) & 3) as u8).unwrap_or_default();
+                let to = Stage::from_u8(((s.a >> 5) & 3) as u8).unwrap_or_default();
+                let reason = match (s.a >> 7) & 3 {
+                    0 => Reason::ScoreThreshold,
+                    1 => Reason::InstantRule(
+                        model
+                            .rules
+                            .get(((s.a >> 9) & 0x7ff) as usize)
+                            .map_or_else(String::new, |r| r.name.clone()),
+                    ),
+                    2 => Reason::SqlSignal,
+                    _ => Reason::RecycledDecay,
+                };
+                HistoryEntry {
+                    from,
+                    to,
+                    reason,
+                    at_ms: s.b as i64,
+                }
+            })
+            .collect()
+    }
+
+    /// Whether the lead may be forgotten at sweep time `at` (README
+    /// "Eviction"): in stage `lead`, never changed stage, no event for
+    /// `evict_after_days`, behaviour points decayed below the threshold.
+    pub(crate) fn evictable(&self, model: &Model, at: i64) -> bool {
+        let Some(after) = model.eviction.after_ms else {
+            return false;
+        };
+        self.stage() == Stage::Lead
+            && self.last_event_ms().saturating_add(after) <= at
+            && !self.ever_changed_stage()
+            && self.behavior_at(model, at).abs() < model.eviction.below_points
+    }
+
+    /// Credited events and decayed points of each rule at `at`, as
+    /// `(rule, count, points)`, from folded values and live credited
+    /// candidates (the explanation's bookkeeping, computed only when an
+    /// explanation is wanted).
+    pub(crate) fn rule_points(&self, model: &Model, at: i64) -> Vec<(u16, u32, f64)> {
+        let last = self.last_event_ms();
+        let mut out: Vec<(u16, u32, f64)> = Vec::new();
+        let mut add =
+            |rule: u16, count: u32, points: f64| match out.iter_mut().find(|(r, ..)| *r == rule) {
+                Some(e) => {
+                    e.1 = e.1.saturating_add(count);
+                    e.2 += points;
+                }
+                None => out.push((rule, count, points)),
+            };
+        for s in self.tagged() {
+            match kind_of(s) {
+                kind::FOLDED => {
+                    let rule = cand_rule(s);
+                    let h = model.half_life_of_group(model.rules[usize::from(rule)].group);
+                    let count = u32::try_from(slot::folded_count(s)).unwrap_or(u32::MAX);
+                    add(rule, count, value_of(s) * decay_factor(at - last, h));
+                }
+                kind::CANDIDATE if s.a & CREDITED != 0 => {
+                    let rule = cand_rule(s);
+                    let r = &model.rules[usize::from(rule)];
+                    let h = model.half_life_of_group(r.group);
+                    add(rule, 1, r.points * decay_factor(at - slot_time(s), h));
+                }
+                _ => {}
             }
         }
-        let day = t.div_euclid(DAY_MS);
-        let mut hits = 0u32;
-        let mut latest: Option<(usize, i64)> = None;
-        for (i, s) in self.slots.iter().enumerate() {
-            if let Slot::CapHit { rule: sr, at_ms } = *s {
-                if sr == rule && at_ms.div_euclid(DAY_MS) == day {
-                    hits += 1;
-                    if latest.is_none_or(|(_, l)| at_ms > l) {
-                        latest = Some((i, at_ms));
-                    }
+        out
+    }
+
+    /// Each fit rule's points, as `(fit rule, points)`.
+    pub(crate) fn fit_values(&self, model: &Model) -> Vec<(u8, f64)> {
+        let mut v = Vec::new();
+        for s in self.tagged() {
+            if kind_of(s) == kind::FIT {
+                for (_, rule, outcome) in fit_pairs(s) {
+                    v.push((rule, model.fit[usize::from(rule)].points_of(outcome)));
                 }
             }
         }
-        if hits < cap {
-            self.slots.push(Slot::CapHit { rule, at_ms: t });
-            self.credit(model, rule, points, t, 1);
-            return true;
-        }
-        match latest {
-            Some((i, l)) if t < l => {
-                self.slots[i] = Slot::CapHit { rule, at_ms: t };
-                self.credit(model, rule, -points, l, 0);
-                self.credit(model, rule, points, t, 0);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Records a fit rule's points from a profile at `t`; the newest wins.
-    pub(crate) fn set_fit(&mut self, rule: u16, points: f64, t: i64) {
-        for s in self.slots.iter_mut() {
-            if let Slot::Fit {
-                rule: r,
-                points: p,
-                as_of_ms,
-            } = s
-            {
-                if *r == rule {
-                    if t > *as_of_ms || (t == *as_of_ms && points > *p) {
-                        *p = points;
-                        *as_of_ms = t;
-                    }
-                    return;
-                }
-            }
-        }
-        self.slots.push(Slot::Fit {
-            rule,
-            points,
-            as_of_ms: t,
-        });
-    }
-
-    /// Drops window slots that can no longer matter for events at or after
-    /// `horizon_ms` (the watermark minus the allowed lateness).
-    pub(crate) fn prune(&mut self, model: &Model, horizon_ms: i64) {
-        let max_signal = model.signals.iter().map(|s| s.within_ms).max().unwrap_or(0);
-        self.slots.retain(|s| match *s {
-            Slot::Once { rule, at_ms, .. } => {
-                match model.rules[rule as usize].repeat.and_then(|r| r.window_ms) {
-                    Some(w) => at_ms.div_euclid(w) >= horizon_ms.div_euclid(w),
-                    None => true,
-                }
-            }
-            Slot::CapHit { at_ms, .. } => at_ms.div_euclid(DAY_MS) >= horizon_ms.div_euclid(DAY_MS),
-            Slot::Signal { at_ms, .. } => at_ms > horizon_ms - max_signal,
-            _ => true,
-        });
-    }
-
-    /// Whether a new event at `t` fits within the per-minute rate; counts it.
-    pub(crate) fn admit_rate(&mut self, limit: u32, t: i64) -> bool {
-        if limit == 0 {
-            return true;
-        }
-        let minute = t.div_euclid(60_000).clamp(0, u32::MAX as i64) as u32;
-        match minute.cmp(&self.rate_minute) {
-            std::cmp::Ordering::Greater => {
-                self.rate_minute = minute;
-                self.rate_count = 1;
-                true
-            }
-            std::cmp::Ordering::Equal => {
-                self.rate_count = self.rate_count.saturating_add(1);
-                u32::from(self.rate_count) <= limit
-            }
-            // Late events do not count against the current minute.
-            std::cmp::Ordering::Less => true,
-        }
+        v.sort_by_key(|(r, _)| *r);
+        v
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Index of a stage's counter in the ordinals slot.
+fn ordinal_index(to: Stage) -> usize {
+    match to {
+        Stage::Mql => 0,
+        Stage::Sql => 1,
+        Stage::Lead => 2,
+    }
+}
 
-    #[test]
-    fn slot_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 24);
-        assert!(std::mem::size_of::<LeadState>() <= 32);
+/// A copy of one lead's state, for reading: tests, `/leads/{id}`, tools.
+/// Taken under the table's lock, so it is consistent, and detached from
+/// the task (later events do not change it).
+#[derive(Clone, PartialEq)]
+pub struct LeadState {
+    pub(crate) block: LeadBlock,
+}
+
+impl std::fmt::Debug for LeadState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.block.fmt(f)
+    }
+}
+
+impl LeadState {
+    /// The lead id.
+    pub fn lead_id(&self) -> String {
+        self.block.id_text()
+    }
+
+    /// The funnel stage.
+    pub fn stage(&self) -> Stage {
+        self.block.stage()
+    }
+
+    /// Newest event time applied to the lead.
+    pub fn last_event_ms(&self) -> i64 {
+        self.block.last_event_ms()
+    }
+
+    /// Behaviour and fit points at event time `at_ms`.
+    pub fn score_at(&self, model: &Model, at_ms: i64) -> Score {
+        self.block.score_at(model, at_ms)
+    }
+
+    /// Ids of the SQL signals active at `at_ms`.
+    pub fn active_signals(&self, model: &Model, at_ms: i64) -> Vec<u16> {
+        let mask = self.block.signal_mask(model, at_ms);
+        (0..model.signals.len() as u16)
+            .filter(|i| mask & (1 << i) != 0)
+            .collect()
+    }
+
+    /// Credited events per rule id (live and folded), for checks that the
+    /// credits, not only the sums, agree.
+    pub fn credited_counts(&self, model: &Model) -> std::collections::BTreeMap<u16, u32> {
+        self.block
+            .rule_points(model, self.last_event_ms())
+            .into_iter()
+            .filter(|(_, c, _)| *c > 0)
+            .map(|(r, c, _)| (r, c))
+            .collect()
+    }
+
+    /// A stage reached by an instant rule is not recycled before this (0: no hold).
+    pub fn hold_until_ms(&self) -> i64 {
+        self.block.hold_until_ms()
+    }
+
+    /// How often the lead entered `stage` (the ordinal in its change ids).
+    pub fn entries_into(&self, stage: Stage) -> u32 {
+        self.block.entries_into(stage)
+    }
+
+    /// The lead's recent stage changes, oldest first (at most [`HISTORY_LEN`]).
+    pub fn history(&self, model: &Model) -> Vec<HistoryEntry> {
+        self.block.history(model)
+    }
+
+    /// Slots the lead holds, header and id included (16 bytes each).
+    pub fn slot_count(&self) -> usize {
+        self.block.all().len()
     }
 }

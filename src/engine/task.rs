@@ -1,26 +1,34 @@
-//! The state of one task (one partition of the inbound topics) and the two
-//! things that change it: applying an event and the decay sweep.
+//! The state of one task (one partition of the inbound topics) and the
+//! things that change it: applying an event, and the decay sweep and idle
+//! eviction that the event-time watermark drives.
 //!
 //! Deterministic: the same model, state and event always give the same
 //! result. No clock, no randomness, no IO.
 
-use std::collections::BTreeSet;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use dashmap::DashMap;
-use xxhash_rust::xxh3::{xxh3_64, Xxh3Default};
+use xxhash_rust::xxh3::xxh3_64;
 
-use super::change::{change_id, explain, StageChange, Trigger};
+use super::bot_verdicts::BotVerdicts;
+use super::candidates::{Candidacy, ExpiryCutoffs, Flips};
+use super::capture::{CaptureHooks, StateImage};
+use super::change::{change_id, explain, StageChange};
 use super::dedupe::SeenEvents;
-use super::lead::LeadState;
+use super::lead::{LeadState, Score};
+use super::lead_block::LeadBlock;
+use super::lead_key::LeadId;
+use super::lead_table::{block_hash, shard_of, LeadTable, Shard, SHARDS};
 use super::outcome::Outcome;
+use super::recycle_schedule::{earliest_recycle, RecycleSchedule};
 use super::stage::{Reason, Stage};
 use crate::event::{Event, EventBody};
 use crate::model::Model;
 
-/// The sharded lead map of a task: the task writes, HTTP lookups read.
-pub type LeadMap = DashMap<Box<str>, LeadState, BuildHasherDefault<Xxh3Default>>;
+/// Eviction checks walk the lead table one slice at a time, one slice per
+/// sweep boundary: slice `k mod SLICES` at boundary number `k`. A slice is
+/// a fixed set of shards, so the leads checked at a boundary depend only
+/// on their ids, and every run evicts the same leads at the same times.
+pub const EVICTION_SLICES: usize = 64;
 
 /// The result of applying one event.
 #[derive(Debug, Default)]
@@ -29,37 +37,97 @@ pub struct Applied {
     /// Changes from the decay sweep this event's time triggered (first), then
     /// from the event itself.
     pub changes: Vec<StageChange>,
+    /// Idle leads the sweep this event's time triggered forgot.
+    pub evicted: usize,
+    /// Events of this lead, admitted when they arrived, that this event
+    /// pushed over the rate limit (README "Filters").
+    pub displaced: u32,
+    /// Events of this lead, rate-limited when they arrived, that now count
+    /// as scored.
+    pub readmitted: u32,
 }
 
-/// All state of one task. Everything that decides a future outcome is here,
-/// and all of it goes into the snapshot.
+/// All state of one task. Everything that decides a future outcome is
+/// here, and all of it goes into the snapshot (the sweep's schedule is
+/// rebuilt from the leads).
 #[derive(Debug)]
 pub struct TaskState {
-    pub leads: Arc<LeadMap>,
-    /// Leads not in stage `lead`, in id order: the only ones a sweep can recycle.
-    pub promoted: BTreeSet<Box<str>>,
-    pub seen: SeenEvents,
+    leads: Arc<LeadTable>,
+    /// Leads in the table (the task is the only writer).
+    lead_count: usize,
+    /// When the sweep looks at each promoted lead next.
+    schedule: RecycleSchedule,
+    seen: SeenEvents,
     /// Max event time seen (`i64::MIN` before the first event).
-    pub watermark_ms: i64,
+    watermark_ms: i64,
     /// Sweep boundary (a multiple of the sweep interval) last swept.
-    pub last_sweep_ms: i64,
+    last_sweep_ms: i64,
+    capture: CaptureHooks,
+    /// Remembered bot verdicts (a pure function's memo, not state).
+    bots: BotVerdicts,
+    /// When candidates expire at the current horizon (derived, not state).
+    cutoffs: ExpiryCutoffs,
 }
 
 impl Default for TaskState {
     fn default() -> Self {
         TaskState {
-            leads: Arc::new(LeadMap::default()),
-            promoted: BTreeSet::new(),
+            leads: Arc::new(LeadTable::default()),
+            lead_count: 0,
+            schedule: RecycleSchedule::default(),
             seen: SeenEvents::default(),
             watermark_ms: i64::MIN,
             last_sweep_ms: i64::MIN,
+            capture: CaptureHooks::default(),
+            bots: BotVerdicts::default(),
+            cutoffs: ExpiryCutoffs::default(),
         }
     }
 }
 
+/// A cheap, cloneable, thread-safe read handle on a task's leads, for the
+/// HTTP lookup while the task writes.
+#[derive(Clone, Debug)]
+pub struct LeadLookup {
+    table: Arc<LeadTable>,
+}
+
+impl LeadLookup {
+    /// A copy of one lead's state, if this task holds it.
+    pub fn get(&self, lead_id: &str) -> Option<LeadState> {
+        let id = LeadId::parse(lead_id);
+        self.table
+            .read(&id, id.hash64(), |b| LeadState { block: b.clone() })
+    }
+}
+
 impl TaskState {
-    /// Applies one valid event: dedupe, lateness, bot and rate filters, the
-    /// sweep its time triggers, scoring, then the stage machine.
+    /// A task state rebuilt from a snapshot: `leads` must hold `lead_count`
+    /// leads, all with parity `false`.
+    pub(crate) fn restored(
+        leads: LeadTable,
+        lead_count: usize,
+        schedule: RecycleSchedule,
+        seen: SeenEvents,
+        watermark_ms: i64,
+        last_sweep_ms: i64,
+    ) -> TaskState {
+        TaskState {
+            leads: Arc::new(leads),
+            lead_count,
+            schedule,
+            seen,
+            watermark_ms,
+            last_sweep_ms,
+            capture: CaptureHooks::default(),
+            bots: BotVerdicts::default(),
+            cutoffs: ExpiryCutoffs::default(),
+        }
+    }
+
+    /// Applies one valid event: lateness, dedupe and bot filters, the sweep
+    /// its time triggers, scoring under repeat windows, caps and the rate
+    /// limit, then the stage machine.
     pub fn apply(&mut self, model: &Model, event: &Event<'_>) -> Applied {
         let mut out = Applied::default();
         let t = event.occurred_at_ms;
@@ -69,66 +137,99 @@ impl TaskState {
             out.outcome = Some(Outcome::Late);
             return out;
         }
-        if !self.seen.insert(SeenEvents::hash_id(&event.event_id), t) {
+        let id_hash = SeenEvents::hash_id(&event.event_id);
+        if !self.seen.insert(id_hash, t) {
             out.outcome = Some(Outcome::Duplicate);
             return out;
         }
         if let Some(ua) = event.web().and_then(|w| w.user_agent.as_deref()) {
-            if model.is_bot(ua) {
+            if self.bots.is_bot(model, ua) {
                 out.outcome = Some(Outcome::Bot);
                 return out;
             }
         }
         if t > self.watermark_ms {
-            self.advance_watermark(model, t, &mut out.changes);
+            self.advance_watermark(model, t, &mut out);
         }
+        let horizon = self.watermark_ms.saturating_sub(f.max_lateness_ms);
+        self.cutoffs.update(model, horizon);
 
-        let lead_id: &str = &event.lead_id;
-        let mut entry = match self.leads.get_mut(lead_id) {
-            Some(e) => e,
-            None => {
-                self.leads.insert(Box::from(lead_id), LeadState::default());
-                self.leads.get_mut(lead_id).expect("just inserted")
-            }
+        // What the event is worth is decided before the lead is locked.
+        let matched = match &event.body {
+            EventBody::Profile(_) => None,
+            _ => model.match_rule(event),
         };
-        let lead = entry.value_mut();
-        if !lead.admit_rate(f.max_events_per_lead_per_minute, t) {
-            out.outcome = Some(Outcome::RateLimited);
-            return out;
-        }
-        out.outcome = Some(Outcome::Scored);
-        lead.last_event_ms = lead.last_event_ms.max(t);
-        // A promoted lead's total before this event: an event recycles a
-        // lead only when it lowers the score (negative points, a lower fit).
-        let before =
-            (lead.stage != Stage::Lead).then(|| lead.score_at(model, lead.last_event_ms).total);
-
-        let mut matched = None;
-        if let EventBody::Profile(p) = &event.body {
-            for (i, fr) in model.fit.iter().enumerate() {
-                if let Some(points) = fr.points_for(p) {
-                    lead.set_fit(i as u16, points, t);
-                }
-            }
-        } else if let Some(rule) = model.match_rule(event) {
-            let r = &model.rules[rule as usize];
-            let key = r
+        let key = matched.map(|rule| {
+            model.rules[usize::from(rule)]
                 .repeat
                 .and_then(|rep| rep.key.value(&event.body))
-                .map(|v| xxh3_64(v.as_bytes()));
-            lead.apply_rule(model, rule, key, t);
-            matched = Some(rule);
-        }
-        lead.prune(model, self.watermark_ms.saturating_sub(f.max_lateness_ms));
+                .map_or(id_hash, |v| xxh3_64(v.as_bytes()))
+        });
 
-        let at = lead.last_event_ms;
-        let score = lead.score_at(model, at);
-        let signals = lead.signal_mask(model, at);
+        let id = LeadId::parse(&event.lead_id);
+        let hash = id.hash64();
+        let mut shard = self.leads.write_shard(shard_of(hash));
+        let (lead, created) = find_or_create(&mut shard, &id, hash, t, &self.capture);
+        if created {
+            self.lead_count += 1;
+        }
+        lead.advance_to(model, t);
+        let from = lead.stage();
+        // A promoted lead's total before this event: an event recycles a
+        // lead only when it lowers the score (negative points, a lower fit).
+        let at = lead.last_event_ms();
+        let fit_before = lead.fit_points(model);
+        let before = (from != Stage::Lead).then(|| lead.behavior_at(model, at) + fit_before);
+
+        let mut flips = Flips::default();
+        let mut rule_seen = None;
+        let outcome = match (&event.body, matched, key) {
+            (EventBody::Profile(p), ..) => {
+                for (i, fr) in model.fit.iter().enumerate() {
+                    if let Some(o) = fr.outcome_for(p) {
+                        lead.set_fit(model, i as u8, o, t);
+                    }
+                }
+                Outcome::Scored
+            }
+            (_, Some(rule), Some(key)) => {
+                match lead.apply_candidate(model, rule, key, t, &mut flips) {
+                    Candidacy::Repeat | Candidacy::Admitted => {
+                        rule_seen = Some(rule);
+                        Outcome::Scored
+                    }
+                    Candidacy::RateLimited | Candidacy::Full => Outcome::RateLimited,
+                }
+            }
+            _ => Outcome::Scored,
+        };
+        lead.prune(model, &self.cutoffs);
+        out.outcome = Some(outcome);
+        out.displaced = flips.displaced;
+        out.readmitted = flips.readmitted;
+
+        let behavior = lead.behavior_at(model, at);
+        let fit = if matches!(event.body, EventBody::Profile(_)) {
+            lead.fit_points(model)
+        } else {
+            fit_before
+        };
+        let score = Score {
+            total: behavior + fit,
+            behavior,
+            fit,
+        };
         let st = &model.stages;
-        let from = lead.stage;
-        let rule = matched.map(|r| &model.rules[r as usize]);
-        let sql_ok = score.total >= st.sql_at && score.fit >= st.sql_min_fit && signals != 0;
-        let transition = if from != Stage::Sql && sql_ok {
+        let rule = rule_seen.map(|r| &model.rules[usize::from(r)]);
+        let sql_possible =
+            from != Stage::Sql && score.total >= st.sql_at && score.fit >= st.sql_min_fit;
+        let signals = if sql_possible {
+            lead.signal_mask(model, at)
+        } else {
+            0
+        };
+        let mut hold = None;
+        let transition = if sql_possible && signals != 0 {
             let completes_signal =
                 rule.is_some_and(|r| r.signals.iter().any(|s| signals & (1 << s) != 0));
             Some((
@@ -140,16 +241,16 @@ impl TaskState {
                 },
             ))
         } else if from == Stage::Lead && rule.and_then(|r| r.instant_stage) == Some(Stage::Mql) {
-            lead.hold_until_ms = at.saturating_add(st.hold_ms);
+            hold = Some(at.saturating_add(st.hold_ms));
             Some((
                 Stage::Mql,
                 Reason::InstantRule(rule.map(|r| r.name.clone()).unwrap_or_default()),
             ))
         } else if from == Stage::Lead && score.total >= st.mql_at {
             Some((Stage::Mql, Reason::ScoreThreshold))
-        } else if at >= lead.hold_until_ms
-            && before.is_some_and(|b| score.total < b)
+        } else if before.is_some_and(|b| score.total < b)
             && recycles(model, from, score.total)
+            && at >= lead.hold_until_ms()
         {
             // This event lowered the score below the line; decay alone is
             // left to the sweep (reason recycled_decay, no trigger event).
@@ -158,104 +259,243 @@ impl TaskState {
             None
         };
         if let Some((to, reason)) = transition {
-            lead.stage = to;
+            let ordinal =
+                lead.record_transition(from, to, &reason, rule_seen.unwrap_or(0), at, hold);
+            let lead_id = event.lead_id.to_string();
+            let active = if to == Stage::Sql {
+                signals
+            } else {
+                lead.signal_mask(model, at)
+            };
             let change = StageChange {
-                change_id: change_id(
-                    lead_id,
-                    from,
-                    to,
-                    &Trigger::Event(event.event_id.to_string()),
-                    &model.version,
-                ),
-                lead_id: lead_id.to_string(),
+                change_id: change_id(&lead_id, to, ordinal, &model.version),
+                lead_id,
                 from,
                 to,
                 reason,
                 occurred_at_ms: at,
                 score,
                 model_version: model.version.clone(),
-                explanation: explain(
-                    model,
-                    lead,
-                    from,
-                    to,
-                    score,
-                    &lead.active_signals(model, at),
-                    at,
-                ),
+                explanation: explain(model, lead, from, to, score, active, at),
                 trigger_event_id: Some(event.event_id.to_string()),
             };
-            drop(entry);
-            if to == Stage::Lead {
-                self.promoted.remove(lead_id);
-            } else if from == Stage::Lead {
-                self.promoted.insert(Box::from(lead_id));
-            }
             out.changes.push(change);
+        }
+        // Keep the sweep's schedule for this lead: an earlier possible
+        // recycle needs an earlier check; a later one is found when the
+        // earlier check comes due.
+        if lead.stage() == Stage::Lead {
+            lead.set_recycle_due(None);
+        } else {
+            let due = earliest_recycle(model, lead);
+            if lead.recycle_due().is_none_or(|d| due < d) {
+                lead.set_recycle_due(Some(due));
+                drop(shard);
+                self.schedule.insert(due, id.to_key());
+            }
         }
         out
     }
 
-    /// Moves the watermark to `t`, sweeping when it crosses a multiple of the
-    /// sweep interval, and pruning the dedupe window.
-    fn advance_watermark(&mut self, model: &Model, t: i64, changes: &mut Vec<StageChange>) {
+    /// Moves the watermark to `t`, and when it crosses a multiple of the
+    /// sweep interval: sweeps, checks the due eviction slices, and prunes
+    /// the dedupe window.
+    fn advance_watermark(&mut self, model: &Model, t: i64, out: &mut Applied) {
         self.watermark_ms = t;
         let interval = model.stages.sweep_interval_ms;
         let boundary = t.div_euclid(interval) * interval;
         if self.last_sweep_ms == i64::MIN {
             self.last_sweep_ms = boundary;
         } else if boundary > self.last_sweep_ms {
+            let previous = self.last_sweep_ms;
             self.last_sweep_ms = boundary;
-            self.sweep(model, boundary, changes);
+            self.sweep(model, boundary, &mut out.changes);
+            out.evicted += self.evict(model, previous, boundary);
             self.seen
                 .prune(t.saturating_sub(model.filters.dedupe_window_ms));
         }
     }
 
     /// Recycles promoted leads whose decayed score at `at_ms` fell below
-    /// their stage's recycle threshold (and whose hold has ended). Changes
-    /// come out in lead-id order.
-    pub fn sweep(&mut self, model: &Model, at_ms: i64, changes: &mut Vec<StageChange>) {
-        let mut recycled = Vec::new();
-        for id in &self.promoted {
-            let Some(mut lead) = self.leads.get_mut(id.as_ref()) else {
+    /// their stage's recycle threshold (and whose hold has ended): those the
+    /// schedule says may have, checked exactly. Changes come out in lead-id
+    /// order.
+    fn sweep(&mut self, model: &Model, at_ms: i64, changes: &mut Vec<StageChange>) {
+        let mut due = self.schedule.take_due(at_ms);
+        due.sort_by(|a, b| a.1.cmp(&b.1));
+        for (when, key) in due {
+            let id = key.as_id();
+            let hash = id.hash64();
+            let mut shard = self.leads.write_shard(shard_of(hash));
+            let Some(lead) = LeadTable::find_mut(&mut shard, &id, hash) else {
                 continue;
             };
-            let score = lead.score_at(model, at_ms);
-            let from = lead.stage;
-            if at_ms < lead.hold_until_ms || !recycles(model, from, score.total) {
+            if lead.recycle_due() != Some(when) {
+                // Superseded by an earlier check, or no longer promoted.
                 continue;
             }
-            lead.stage = Stage::Lead;
-            let signals = lead.active_signals(model, at_ms);
+            let score = lead.score_at(model, at_ms);
+            let from = lead.stage();
+            self.capture.touch(lead);
+            if at_ms < lead.hold_until_ms() || !recycles(model, from, score.total) {
+                let next = earliest_recycle(model, lead).max(at_ms + 1);
+                lead.set_recycle_due(Some(next));
+                drop(shard);
+                self.schedule.insert(next, key);
+                continue;
+            }
+            let reason = Reason::RecycledDecay;
+            let ordinal = lead.record_transition(from, Stage::Lead, &reason, 0, at_ms, None);
+            lead.set_recycle_due(None);
+            let lead_id = key.to_string();
+            let active = lead.signal_mask(model, at_ms);
             changes.push(StageChange {
-                change_id: change_id(
-                    id,
-                    from,
-                    Stage::Lead,
-                    &Trigger::Sweep(at_ms),
-                    &model.version,
-                ),
-                lead_id: id.to_string(),
+                change_id: change_id(&lead_id, Stage::Lead, ordinal, &model.version),
+                lead_id,
                 from,
                 to: Stage::Lead,
-                reason: Reason::RecycledDecay,
+                reason,
                 occurred_at_ms: at_ms,
                 score,
                 model_version: model.version.clone(),
-                explanation: explain(model, &lead, from, Stage::Lead, score, &signals, at_ms),
+                explanation: explain(model, lead, from, Stage::Lead, score, active, at_ms),
                 trigger_event_id: None,
             });
-            recycled.push(id.clone());
         }
-        for id in recycled {
-            self.promoted.remove(&id);
+    }
+
+    /// Forgets the idle leads of the eviction slices due at the sweep
+    /// boundaries after `previous` up to `boundary` (all slices if that is
+    /// a whole round), judged at `boundary`. Returns how many.
+    fn evict(&mut self, model: &Model, previous: i64, boundary: i64) -> usize {
+        if model.eviction.after_ms.is_none() {
+            return 0;
         }
+        let interval = model.stages.sweep_interval_ms;
+        let first = previous.div_euclid(interval) + 1;
+        let last = boundary.div_euclid(interval);
+        let slices: Vec<usize> = if last - first + 1 >= EVICTION_SLICES as i64 {
+            (0..EVICTION_SLICES).collect()
+        } else {
+            (first..=last)
+                .map(|k| k.rem_euclid(EVICTION_SLICES as i64) as usize)
+                .collect()
+        };
+        let per_slice = SHARDS / EVICTION_SLICES;
+        let mut evicted = 0;
+        for slice in slices {
+            for i in slice * per_slice..(slice + 1) * per_slice {
+                let mut shard = self.leads.write_shard(i);
+                let capture = &self.capture;
+                shard.retain(|lead| {
+                    if lead.evictable(model, boundary) {
+                        capture.touch(lead);
+                        evicted += 1;
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
+        }
+        self.lead_count -= evicted;
+        evicted
     }
 
     /// Number of leads held.
     pub fn lead_count(&self) -> usize {
-        self.leads.len()
+        self.lead_count
+    }
+
+    /// A cheap, cloneable, thread-safe read handle on the leads (for `/leads/{id}`).
+    pub fn lookup(&self) -> LeadLookup {
+        LeadLookup {
+            table: self.leads.clone(),
+        }
+    }
+
+    /// A copy of one lead's state.
+    pub fn lead(&self, lead_id: &str) -> Option<LeadState> {
+        self.lookup().get(lead_id)
+    }
+
+    /// Copies of every lead's state, in id order (tests and tools: it
+    /// copies the whole table).
+    pub fn lead_states(&self) -> Vec<LeadState> {
+        let mut v = Vec::with_capacity(self.lead_count);
+        for i in 0..SHARDS {
+            let shard = self.leads.read_shard(i);
+            v.extend(shard.iter().map(|b| LeadState { block: b.clone() }));
+        }
+        v.sort_by_key(|l| l.block.key());
+        v
+    }
+
+    /// Ids of the leads not in stage `lead`, in id order (walks the table).
+    pub fn promoted(&self) -> Vec<String> {
+        self.lead_states()
+            .into_iter()
+            .filter(|l| l.stage() != Stage::Lead)
+            .map(|l| l.lead_id())
+            .collect()
+    }
+
+    /// Max event time seen (`i64::MIN` before the first event).
+    pub fn watermark_ms(&self) -> i64 {
+        self.watermark_ms
+    }
+
+    /// The sweep boundary last swept (`i64::MIN` before the first event).
+    pub fn last_sweep_ms(&self) -> i64 {
+        self.last_sweep_ms
+    }
+
+    /// The event-id dedupe window.
+    pub fn seen(&self) -> &SeenEvents {
+        &self.seen
+    }
+
+    /// A consistent image of the whole state, taken in microseconds, for a
+    /// snapshot written on another thread (`capture.rs`). `None` while the
+    /// previous image is still alive (not yet walked and dropped).
+    pub fn image(&self) -> Option<StateImage> {
+        let hooks = self.capture.begin()?;
+        Some(StateImage::new(
+            self.leads.clone(),
+            hooks,
+            self.lead_count,
+            self.watermark_ms,
+            self.last_sweep_ms,
+            self.seen.image(),
+        ))
+    }
+
+    /// Whether an image taken by [`TaskState::image`] is still alive.
+    pub fn image_in_progress(&self) -> bool {
+        self.capture.busy()
+    }
+}
+
+/// The lead `id` in a locked shard, created (with last event `t`) if new;
+/// an existing lead is first offered to a snapshot in progress.
+fn find_or_create<'s>(
+    shard: &'s mut Shard,
+    id: &LeadId<'_>,
+    hash: u64,
+    t: i64,
+    capture: &CaptureHooks,
+) -> (&'s mut LeadBlock, bool) {
+    use hashbrown::hash_table::Entry;
+    match shard.entry(hash, |b| b.has_id(id), block_hash) {
+        Entry::Occupied(e) => {
+            let lead = e.into_mut();
+            capture.touch(lead);
+            (lead, false)
+        }
+        Entry::Vacant(v) => (
+            v.insert(LeadBlock::new(id, t, capture.parity())).into_mut(),
+            true,
+        ),
     }
 }
 

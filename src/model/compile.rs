@@ -11,8 +11,9 @@ use toml::Spanned;
 
 use super::file::{FitFile, ModelFile, RuleFile};
 use super::rule::{FitAttribute, FitKind, FitRule, Matcher, Repeat, RepeatKey, Rule, Signal};
-use super::{Category, Filters, Model, Stages, DAY_MS};
+use super::{Category, Eviction, Filters, Model, Stages, DAY_MS};
 use crate::engine::Stage;
+use crate::engine::{MAX_FIT_OUTCOMES, MAX_FIT_RULES, MAX_RULES};
 use crate::event::{AssetKind, EventType, FormKind, WebinarAction};
 
 /// Why a model file was refused.
@@ -120,8 +121,8 @@ pub(super) fn compile(src: &str, origin: &str) -> Result<Model, ModelError> {
         }
         rules.push(rule);
     }
-    if rules.len() > u16::MAX as usize {
-        return Err(cx.err(0..0, "rules", "at most 65535 rules"));
+    if rules.len() > MAX_RULES {
+        return Err(cx.err(0..0, "rules", format!("at most {MAX_RULES} rules")));
     }
 
     let mut signals = Vec::new();
@@ -158,6 +159,9 @@ pub(super) fn compile(src: &str, origin: &str) -> Result<Model, ModelError> {
         }
         let id = signals.len() as u16;
         rules[rule as usize].signals.push(id);
+        let within_ms = (days * DAY_MS as f64) as i64;
+        let r = &mut rules[rule as usize];
+        r.signal_within_ms = r.signal_within_ms.max(within_ms);
         signals.push(Signal {
             name: s.name.get_ref().clone(),
             rule,
@@ -174,6 +178,45 @@ pub(super) fn compile(src: &str, origin: &str) -> Result<Model, ModelError> {
     for (i, f) in file.fit.iter().enumerate() {
         fit.push(compile_fit(&cx, i, f)?);
     }
+    if fit.len() > MAX_FIT_RULES {
+        return Err(cx.err(0..0, "fit", format!("at most {MAX_FIT_RULES} fit rules")));
+    }
+
+    // Rules whose categories share a half-life share one running total per lead.
+    let mut decay_groups: Vec<Option<f64>> = Vec::new();
+    for r in rules.iter_mut() {
+        let h = categories[r.category].half_life_ms;
+        let g = match decay_groups.iter().position(|x| *x == h) {
+            Some(g) => g,
+            None => {
+                decay_groups.push(h);
+                decay_groups.len() - 1
+            }
+        };
+        r.group = g as u8;
+    }
+
+    let ev = &file.eviction;
+    let days = *ev.evict_after_days.get_ref();
+    if !(days >= 0.0 && days.is_finite()) {
+        return Err(cx.err(
+            ev.evict_after_days.span(),
+            "eviction.evict_after_days",
+            "must be a non-negative number of days (0 turns eviction off)",
+        ));
+    }
+    let below = *ev.evict_below_points.get_ref();
+    if !(below >= 0.0 && below.is_finite()) {
+        return Err(cx.err(
+            ev.evict_below_points.span(),
+            "eviction.evict_below_points",
+            "must be a non-negative number of points",
+        ));
+    }
+    let eviction = Eviction {
+        after_ms: (days > 0.0).then_some((days * DAY_MS as f64) as i64),
+        below_points: below,
+    };
 
     let st = &file.stages;
     let stages = Stages {
@@ -260,6 +303,8 @@ pub(super) fn compile(src: &str, origin: &str) -> Result<Model, ModelError> {
         fit,
         stages,
         filters,
+        eviction,
+        decay_groups,
         by_type,
     })
 }
@@ -438,6 +483,8 @@ fn compile_rule(
         daily_cap_hits,
         instant_stage,
         signals: Vec::new(),
+        group: 0,
+        signal_within_ms: 0,
     })
 }
 
@@ -463,6 +510,13 @@ fn compile_fit(cx: &Ctx<'_>, i: usize, f: &FitFile) -> Result<FitRule, ModelErro
                 bands.span(),
                 format!("{key}.bands"),
                 "band minimums must be strictly ascending",
+            ));
+        }
+        if v.len() >= MAX_FIT_OUTCOMES {
+            return Err(cx.err(
+                bands.span(),
+                format!("{key}.bands"),
+                format!("at most {} bands", MAX_FIT_OUTCOMES - 1),
             ));
         }
         v.shrink_to_fit();

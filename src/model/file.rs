@@ -21,6 +21,8 @@ pub struct ModelFile {
     pub stages: StagesFile,
     #[serde(default)]
     pub filters: FiltersFile,
+    #[serde(default)]
+    pub eviction: EvictionFile,
 }
 
 /// A behaviour category: rules in it decay with its half-life.
@@ -174,4 +176,35 @@ fn default_rate() -> u32 {
 
 fn default_window_hours() -> f64 {
     168.0
+}
+
+/// When an idle lead is forgotten, so a task's memory stays bounded.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvictionFile {
+    /// Days of event time without an event after which a lead in stage
+    /// `lead` whose behaviour points decayed below `evict_below_points` is
+    /// forgotten; 0 turns eviction off.
+    #[serde(default = "default_evict_days")]
+    pub evict_after_days: Spanned<f64>,
+    /// Absolute behaviour points below which an idle lead may be forgotten.
+    #[serde(default = "default_evict_points")]
+    pub evict_below_points: Spanned<f64>,
+}
+
+impl Default for EvictionFile {
+    fn default() -> Self {
+        EvictionFile {
+            evict_after_days: default_evict_days(),
+            evict_below_points: default_evict_points(),
+        }
+    }
+}
+
+fn default_evict_days() -> Spanned<f64> {
+    Spanned::new(0..0, 180.0)
+}
+
+fn default_evict_points() -> Spanned<f64> {
+    Spanned::new(0..0, 1.0)
 }

@@ -53,6 +53,16 @@ pub struct Filters {
     pub max_lateness_ms: i64,
 }
 
+/// When idle leads are forgotten (README "Eviction").
+#[derive(Debug, Clone)]
+pub struct Eviction {
+    /// Event time without an event after which a lead may be forgotten;
+    /// `None`: never.
+    pub after_ms: Option<i64>,
+    /// Absolute behaviour points below which it may be.
+    pub below_points: f64,
+}
+
 /// A checked scoring model. Rule, signal and fit indices are stable ids used
 /// in lead state and snapshots, so state is only valid for the same
 /// `version`.
@@ -68,6 +78,10 @@ pub struct Model {
     pub fit: Vec<FitRule>,
     pub stages: Stages,
     pub filters: Filters,
+    pub eviction: Eviction,
+    /// Distinct half-lives of the categories (`None`: no decay), in order
+    /// of first use; each rule's `group` indexes this.
+    pub decay_groups: Vec<Option<f64>>,
     /// For each event type (by `EventType as usize`), its rule ids in file order.
     by_type: [Vec<u16>; 6],
 }
@@ -109,6 +123,12 @@ impl Model {
     /// Half-life of a rule's category, in ms (`None`: no decay).
     pub fn half_life_of(&self, rule: u16) -> Option<f64> {
         self.categories[self.rules[rule as usize].category].half_life_ms
+    }
+
+    /// Half-life of a decay group, in ms (`None`: no decay).
+    #[inline]
+    pub fn half_life_of_group(&self, group: u8) -> Option<f64> {
+        self.decay_groups[usize::from(group)]
     }
 
     /// Whether a user agent is a known bot (case-insensitive substring).

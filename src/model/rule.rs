@@ -149,6 +149,12 @@ pub struct Rule {
     pub instant_stage: Option<Stage>,
     /// Signals fed by this rule.
     pub signals: Vec<u16>,
+    /// Index into `Model::decay_groups`: rules with equal half-lives share
+    /// one running total per lead.
+    pub group: u8,
+    /// Longest window of the signals this rule feeds (0: none), which is
+    /// how long its candidates must be remembered for them.
+    pub signal_within_ms: i64,
 }
 
 /// An SQL signal: `min_count` matches of `rule` within `within_ms`.
@@ -208,12 +214,20 @@ pub struct FitRule {
 impl FitRule {
     /// Points for a profile, or `None` when the profile does not carry the attribute.
     pub fn points_for(&self, p: &crate::event::Profile<'_>) -> Option<f64> {
+        self.outcome_for(p).map(|o| self.points_of(o))
+    }
+
+    /// Which value of this rule a profile reaches, as a small number the
+    /// lead state stores (0: no points; for a list 1 is a match; for bands
+    /// k is band k, counted from 1), or `None` when the profile does not
+    /// carry the attribute.
+    pub fn outcome_for(&self, p: &crate::event::Profile<'_>) -> Option<u8> {
         match (&self.kind, self.attribute) {
-            (FitKind::InList { values, points }, FitAttribute::Industry) => {
-                p.industry.as_ref().map(|v| in_list(values, v, *points))
+            (FitKind::InList { values, .. }, FitAttribute::Industry) => {
+                p.industry.as_ref().map(|v| in_list(values, v))
             }
-            (FitKind::InList { values, points }, FitAttribute::Country) => {
-                p.country.as_ref().map(|v| in_list(values, v, *points))
+            (FitKind::InList { values, .. }, FitAttribute::Country) => {
+                p.country.as_ref().map(|v| in_list(values, v))
             }
             (FitKind::Bands(bands), FitAttribute::Employees) => p.employees.map(|v| band(bands, v)),
             (FitKind::Bands(bands), FitAttribute::AnnualRevenueUsd) => {
@@ -222,21 +236,25 @@ impl FitRule {
             _ => None,
         }
     }
-}
 
-fn in_list(values: &[String], v: &str, points: f64) -> f64 {
-    let v = v.trim();
-    if values.iter().any(|x| x.eq_ignore_ascii_case(v)) {
-        points
-    } else {
-        0.0
+    /// The points of an outcome of [`FitRule::outcome_for`].
+    #[inline]
+    pub fn points_of(&self, outcome: u8) -> f64 {
+        match (&self.kind, outcome) {
+            (_, 0) => 0.0,
+            (FitKind::InList { points, .. }, _) => *points,
+            (FitKind::Bands(bands), k) => bands.get(usize::from(k) - 1).map_or(0.0, |b| b.1),
+        }
     }
 }
 
-fn band(bands: &[(u64, f64)], v: u64) -> f64 {
-    bands
-        .iter()
-        .rev()
-        .find(|(min, _)| v >= *min)
-        .map_or(0.0, |(_, p)| *p)
+/// 1 when `v` is in the list (case-insensitive, trimmed), else 0.
+fn in_list(values: &[String], v: &str) -> u8 {
+    let v = v.trim();
+    u8::from(values.iter().any(|x| x.eq_ignore_ascii_case(v)))
+}
+
+/// The number (from 1) of the highest band `v` reaches, 0 below all.
+fn band(bands: &[(u64, f64)], v: u64) -> u8 {
+    bands.iter().take_while(|(min, _)| v >= *min).count() as u8
 }

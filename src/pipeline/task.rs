@@ -160,7 +160,8 @@ pub fn run(env: Arc<TaskEnv>, positions: impl Positions, start: TaskStart) -> Op
     env.shutdown.subscribe(&doorbell);
     let (image, _source) = restore(&env, partition, parked);
     on_restored(&image.next_offsets);
-    env.health.add_task(partition, image.state.leads.clone());
+    env.health
+        .add_task(partition, image.state.lookup(), image.state.lead_count());
     let progress = env.health.track_task(partition);
     let mut task = Task::new(&env, partition, image, doorbell, progress);
     task.consume(&queues, &positions, &stop);
@@ -551,14 +552,20 @@ impl<'e> Task<'e> {
         if !due {
             return;
         }
-        let captured = self.capture();
+        // `None` while the previous image is still held by its encoder: try
+        // again at the next turn.
+        let Some(captured) = self.capture() else {
+            return;
+        };
         self.due = Some(SnapshotDue {
             captured,
             needs: self.outbox.window_ref().next_seq(),
         });
     }
 
-    fn capture(&mut self) -> crate::snapshot::Captured {
+    /// An image of the state at the current position, or `None` while the
+    /// previous image has not been encoded or dropped yet.
+    fn capture(&mut self) -> Option<crate::snapshot::Captured> {
         let offsets: Vec<(String, i64)> = self
             .env
             .inputs
@@ -566,15 +573,16 @@ impl<'e> Task<'e> {
             .zip(&self.next_offsets)
             .map(|(i, o)| (i.topic.clone(), *o))
             .collect();
-        self.since_snapshot = 0;
-        self.last_capture = Instant::now();
-        SnapshotStore::capture(
+        let captured = SnapshotStore::capture(
             self.partition,
             &self.state,
             &offsets,
             &self.env.model.version,
             super::wall_clock_ms(),
-        )
+        )?;
+        self.since_snapshot = 0;
+        self.last_capture = Instant::now();
+        Some(captured)
     }
 
     fn refresh_gauges(&mut self) {
@@ -622,8 +630,26 @@ impl<'e> Task<'e> {
         self.due = None;
         if let Some(w) = &self.env.writer {
             if self.since_snapshot > 0 && !self.snapshots.is_busy() {
-                let captured = self.capture();
-                w.write_now(&captured, &self.snapshots);
+                // The writer is idle, so the previous image is about to be
+                // dropped; wait for that within the drain deadline.
+                let captured = loop {
+                    match self.capture() {
+                        Some(c) => break Some(c),
+                        None if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(1))
+                        }
+                        None => break None,
+                    }
+                };
+                match captured {
+                    Some(c) => {
+                        w.write_now(&c, &self.snapshots);
+                    }
+                    None => tracing::warn!(
+                        partition = self.partition,
+                        "no last snapshot at stop: the previous one was still being encoded at the drain timeout"
+                    ),
+                }
             }
         }
         Some(TaskImage {

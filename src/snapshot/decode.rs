@@ -11,18 +11,17 @@
 //! makes a single pass possible); the caller discards it if the checksum
 //! does not match.
 
-use std::collections::BTreeSet;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use thin_vec::ThinVec;
-
+use super::encode::timed_kind;
 use super::source::{BodySource, SourceError};
 use super::wire::{self, unzigzag, Reader, WireError, FIXED32, FIXED64, LEN, VARINT};
-use crate::codec::proto as pb;
-use crate::engine::{LeadMap, LeadState, SeenEvents, Slot, Stage, TaskState};
+use crate::engine::{
+    LeadBlock, LeadId, LeadKey, LeadTable, RecycleSchedule, SeenEvents, Slot, Stage, TaskState,
+};
 
 /// Everything a snapshot body holds, decoded.
 #[derive(Debug)]
@@ -61,8 +60,13 @@ struct Meta {
     last_sweep_ms: i64,
     taken_at_ms: i64,
     lead_count_hint: Option<u64>,
-    seen_ids: Vec<u64>,
-    seen_ages: Vec<i64>,
+    seen_cutoff_ms: i64,
+    /// How many times `seen_cutoff_ms` was read.
+    cutoff_reads: u32,
+    /// The packed content of `seen_id_hashes` (8 bytes per id), as read.
+    seen_ids: Vec<u8>,
+    /// The packed content of `seen_time_deltas` (varints), as read.
+    seen_deltas: Vec<u8>,
 }
 
 /// Lead records are handed to decoder threads in batches of about this size.
@@ -138,22 +142,28 @@ fn decode_stream<R: Read>(
     } else {
         threads.max(1)
     };
-    let map = LeadMap::with_capacity_and_hasher(expected as usize, Default::default());
+    let map = LeadTable::with_capacity(expected as usize);
 
     // The dedupe window seen so far is rebuilt on its own thread while the
     // leads decode (it is redone at the end if more of it follows them).
     let early_wm = meta.watermark_ms;
     let early_wm_reads = meta.watermark_reads;
+    let early_cutoff = if meta.cutoff_reads == 0 {
+        i64::MIN
+    } else {
+        meta.seen_cutoff_ms
+    };
+    let early_cutoff_reads = meta.cutoff_reads;
     let early_ids = std::mem::take(&mut meta.seen_ids);
-    let early_ages = std::mem::take(&mut meta.seen_ages);
+    let early_deltas = std::mem::take(&mut meta.seen_deltas);
 
     let failed = AtomicBool::new(false);
     let (tx, rx) = sync_channel::<(Vec<u8>, u64)>(threads * 2);
     let rx = Mutex::new(rx);
     let (back_tx, back_rx) = channel::<Vec<u8>>();
     let (read, leads, early_seen) = std::thread::scope(|s| {
-        let seen_job = (!early_ids.is_empty() || !early_ages.is_empty())
-            .then(|| s.spawn(|| seen_window(&early_ids, &early_ages, early_wm)));
+        let seen_job = (!early_ids.is_empty() || !early_deltas.is_empty())
+            .then(|| s.spawn(|| seen_window(&early_ids, &early_deltas, early_wm, early_cutoff)));
         let workers: Vec<_> = if threads > 1 {
             (0..threads)
                 .map(|_| {
@@ -178,6 +188,11 @@ fn decode_stream<R: Read>(
                 d.push(raw, *at);
             }
             while !failed.load(Ordering::Relaxed) {
+                // Runs of whole lead records in the window go to the
+                // batches in one copy; anything else field by field.
+                if lead_run(src, &mut d)? {
+                    continue;
+                }
                 let more = next_field(src, &mut meta, &mut |raw, at| {
                     d.push(raw, at);
                     Ok(())
@@ -225,9 +240,15 @@ fn decode_stream<R: Read>(
             .into());
         }
     }
+    let cutoff = if meta.cutoff_reads == 0 {
+        i64::MIN
+    } else {
+        meta.seen_cutoff_ms
+    };
     let seen = if meta.seen_ids.is_empty()
-        && meta.seen_ages.is_empty()
+        && meta.seen_deltas.is_empty()
         && meta.watermark_reads == early_wm_reads
+        && meta.cutoff_reads == early_cutoff_reads
     {
         match early_seen {
             Some(r) => r?,
@@ -237,49 +258,32 @@ fn decode_stream<R: Read>(
         // Odd field order: rebuild from all entries with the final watermark.
         let mut ids = early_ids;
         ids.extend_from_slice(&meta.seen_ids);
-        let mut ages = early_ages;
-        ages.extend_from_slice(&meta.seen_ages);
-        seen_window(&ids, &ages, meta.watermark_ms)?
+        let mut deltas = early_deltas;
+        deltas.extend_from_slice(&meta.seen_deltas);
+        seen_window(&ids, &deltas, meta.watermark_ms, cutoff)?
     };
-    let mut promoted = leads.promoted;
-    sort_ids(&mut promoted);
+    let schedule = RecycleSchedule::from_entries(leads.promoted);
     Ok(Decoded {
         partition: meta.partition,
         model_version: meta.model_version,
         offsets: meta.offsets,
         taken_at_ms: meta.taken_at_ms,
-        state: TaskState {
-            leads: Arc::new(map),
-            promoted: promoted.into_iter().collect::<BTreeSet<_>>(),
+        state: TaskState::restored(
+            map,
+            leads.count as usize,
+            schedule,
             seen,
-            watermark_ms: meta.watermark_ms,
-            last_sweep_ms: meta.last_sweep_ms,
-        },
+            meta.watermark_ms,
+            meta.last_sweep_ms,
+        ),
     })
-}
-
-/// Sorts lead ids, comparing an inline 8-byte prefix first so that most
-/// comparisons do not chase two pointers into the heap.
-fn sort_ids(ids: &mut Vec<Box<str>>) {
-    let prefix = |s: &str| {
-        let mut p = [0u8; 8];
-        let n = s.len().min(8);
-        p[..n].copy_from_slice(&s.as_bytes()[..n]);
-        u64::from_be_bytes(p)
-    };
-    let mut keyed: Vec<(u64, Box<str>)> = std::mem::take(ids)
-        .into_iter()
-        .map(|s| (prefix(&s), s))
-        .collect();
-    // Zero padding never misorders: equal prefixes fall back to the full ids.
-    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    ids.extend(keyed.into_iter().map(|(_, s)| s));
 }
 
 /// Lead decoding results of one thread (or of the inline decoder).
 #[derive(Debug, Default)]
 struct Decoders {
-    promoted: Vec<Box<str>>,
+    /// `(next decay check, lead)` of each promoted lead.
+    promoted: Vec<(i64, LeadKey)>,
     count: u64,
     scratch: Columns,
     error: Option<WireError>,
@@ -288,17 +292,25 @@ struct Decoders {
 impl Decoders {
     /// Decodes one batch of lead fields (key, length, record, repeated)
     /// starting at body offset `at` into `map`.
-    fn decode(&mut self, batch: &[u8], at: u64, map: &LeadMap) -> Result<(), WireError> {
+    fn decode(&mut self, batch: &[u8], at: u64, map: &LeadTable) -> Result<(), WireError> {
         let mut r = Reader::new(batch, at as usize);
         while !r.is_empty() {
             // Only `leads` fields are batched.
             r.key()?;
             let (record, base) = r.len_delimited()?;
             let (id, lead) = decode_lead(record, base, &mut self.scratch)?;
-            if lead.stage != Stage::Lead {
-                self.promoted.push(id.clone());
+            if lead.stage() != Stage::Lead {
+                let Some(due) = lead.recycle_due() else {
+                    return Err(WireError {
+                        at: base,
+                        what: "a promoted lead has no decay check scheduled".to_string(),
+                    });
+                };
+                self.promoted.push((due, id.to_key()));
             }
-            if map.insert(id, lead).is_some() {
+            let hash = id.hash64();
+            let mut shard = map.write_shard(crate::engine::shard_of(hash));
+            if !LeadTable::insert_if_absent(&mut shard, &id, hash, lead) {
                 return Err(WireError {
                     at: base,
                     what: "a lead id appears in two lead records".to_string(),
@@ -318,12 +330,14 @@ impl Decoders {
     }
 }
 
-/// A decoder thread: decodes batches until the channel closes. After a
+/// A decoder thread: decodes batches until the channel closes.
+/// (Not inlined, so profilers can name the decoder threads' work.) After a
 /// failure it keeps receiving (and dropping) batches, so the reader never
 /// blocks on a full channel.
+#[inline(never)]
 fn worker(
     rx: &Mutex<Receiver<(Vec<u8>, u64)>>,
-    map: &LeadMap,
+    map: &LeadTable,
     failed: &AtomicBool,
     back: Sender<Vec<u8>>,
 ) -> Decoders {
@@ -351,7 +365,7 @@ struct Dispatch<'a> {
     back: Receiver<Vec<u8>>,
     batch: Vec<u8>,
     batch_at: u64,
-    map: &'a LeadMap,
+    map: &'a LeadTable,
     failed: &'a AtomicBool,
     inline: Decoders,
 }
@@ -402,6 +416,38 @@ impl Dispatch<'_> {
     }
 }
 
+/// Window bytes [`lead_run`] makes available before it looks for a run.
+const RUN_WINDOW: usize = 1 << 20;
+
+/// Hands the longest run of whole `leads` fields at the start of the
+/// window to the batches, as one piece. Returns false (consuming nothing)
+/// when the next field is not a whole lead record in the window; the field
+/// by field reader then deals with it.
+fn lead_run<R: Read>(src: &mut BodySource<R>, d: &mut Dispatch<'_>) -> Result<bool, SourceError> {
+    const LEAD_KEY: u8 = wire::key(wire::snapshot::LEADS, LEN);
+    src.fill(src.remaining().min(RUN_WINDOW as u64) as usize)?;
+    let bytes = src.available();
+    let mut end = 0usize;
+    while end < bytes.len() && bytes[end] == LEAD_KEY {
+        let mut rest = &bytes[end + 1..];
+        let before = rest.len();
+        let Ok(len) = prost::encoding::decode_varint(&mut rest) else {
+            break;
+        };
+        let head = 1 + before - rest.len();
+        if len > (bytes.len() - end - head) as u64 {
+            break;
+        }
+        end += head + len as usize;
+    }
+    if end == 0 {
+        return Ok(false);
+    }
+    d.push(&bytes[..end], src.pos());
+    src.consume(end);
+    Ok(true)
+}
+
 /// Receives each raw lead field (key, length, record) and its body offset.
 type LeadSink<'a> = dyn FnMut(&[u8], u64) -> Result<(), SourceError> + 'a;
 
@@ -424,11 +470,14 @@ fn next_field<R: Read>(
     let (field, wt) = r.key()?;
     match field {
         f::LEADS | f::MODEL_VERSION | f::OFFSETS => r.expect(field, wt, LEN)?,
-        f::PARTITION | f::WATERMARK_MS | f::LAST_SWEEP_MS | f::TAKEN_AT_MS | f::LEAD_COUNT => {
-            r.expect(field, wt, VARINT)?
-        }
+        f::PARTITION
+        | f::WATERMARK_MS
+        | f::LAST_SWEEP_MS
+        | f::TAKEN_AT_MS
+        | f::LEAD_COUNT
+        | f::SEEN_CUTOFF_MS => r.expect(field, wt, VARINT)?,
         f::SEEN_ID_HASHES if wt != LEN => r.expect(field, wt, FIXED64)?,
-        f::SEEN_AGE_MS if wt != LEN => r.expect(field, wt, VARINT)?,
+        f::SEEN_TIME_DELTAS if wt != LEN => r.expect(field, wt, VARINT)?,
         _ => {}
     }
     match wt {
@@ -447,7 +496,11 @@ fn next_field<R: Read>(
                 f::LAST_SWEEP_MS => meta.last_sweep_ms = v as i64,
                 f::TAKEN_AT_MS => meta.taken_at_ms = v as i64,
                 f::LEAD_COUNT => meta.lead_count_hint = Some(v),
-                f::SEEN_AGE_MS => meta.seen_ages.push(unzigzag(v)),
+                f::SEEN_CUTOFF_MS => {
+                    meta.seen_cutoff_ms = v as i64;
+                    meta.cutoff_reads += 1;
+                }
+                f::SEEN_TIME_DELTAS => wire::put_varint(&mut meta.seen_deltas, v),
                 _ => {}
             }
             src.consume(used);
@@ -456,7 +509,7 @@ fn next_field<R: Read>(
             let v = r.fixed64()?;
             let used = r.consumed();
             if field == f::SEEN_ID_HASHES {
-                meta.seen_ids.push(v);
+                meta.seen_ids.extend_from_slice(&v.to_le_bytes());
             }
             src.consume(used);
         }
@@ -479,11 +532,20 @@ fn next_field<R: Read>(
             match field {
                 f::SEEN_ID_HASHES => {
                     src.consume(head);
-                    packed_fixed64(src, len, &mut meta.seen_ids)?;
+                    if len % 8 != 0 {
+                        return Err(WireError {
+                            at: src.pos() as usize,
+                            what: format!(
+                                "a packed fixed64 array of {len} bytes is not a multiple of 8"
+                            ),
+                        }
+                        .into());
+                    }
+                    raw_bytes(src, len, &mut meta.seen_ids)?;
                 }
-                f::SEEN_AGE_MS => {
+                f::SEEN_TIME_DELTAS => {
                     src.consume(head);
-                    packed_sint64(src, len, &mut meta.seen_ages)?;
+                    raw_bytes(src, len, &mut meta.seen_deltas)?;
                 }
                 _ => {
                     let total = head + len;
@@ -513,58 +575,21 @@ fn next_field<R: Read>(
     Ok(true)
 }
 
-/// Reads a packed fixed64 array of `len` bytes in pieces.
-fn packed_fixed64<R: Read>(
+/// Copies `len` bytes of the body into `out`, in pieces (the dedupe
+/// window's packed arrays: parsed on their own thread).
+fn raw_bytes<R: Read>(
     src: &mut BodySource<R>,
     len: usize,
-    out: &mut Vec<u64>,
+    out: &mut Vec<u8>,
 ) -> Result<(), SourceError> {
-    if len % 8 != 0 {
-        return Err(WireError {
-            at: src.pos() as usize,
-            what: format!("a packed fixed64 array of {len} bytes is not a multiple of 8"),
-        }
-        .into());
-    }
-    out.reserve(len / 8);
+    out.reserve(len);
     let mut left = len;
     while left > 0 {
         let n = left.min(PIECE);
         src.fill(n)?;
-        out.extend(
-            src.available()[..n]
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
-        );
+        out.extend_from_slice(&src.available()[..n]);
         src.consume(n);
         left -= n;
-    }
-    Ok(())
-}
-
-/// Reads a packed sint64 array of `len` bytes in pieces (a piece ends only
-/// where a whole varint still fits, except for the last).
-fn packed_sint64<R: Read>(
-    src: &mut BodySource<R>,
-    len: usize,
-    out: &mut Vec<i64>,
-) -> Result<(), SourceError> {
-    let mut left = len;
-    while left > 0 {
-        let want = left.min(PIECE);
-        src.fill(want)?;
-        let last = want == left;
-        let piece = &src.available()[..want];
-        let mut r = Reader::new(piece, src.pos() as usize);
-        while !r.is_empty() {
-            if !last && want - r.consumed() < 10 {
-                break;
-            }
-            out.push(unzigzag(r.varint()?));
-        }
-        let used = r.consumed();
-        src.consume(used);
-        left -= used;
     }
     Ok(())
 }
@@ -581,43 +606,74 @@ pub(crate) fn summarize(body: &[u8]) -> Result<Summary, SourceError> {
         let (record, base) = r.len_delimited()?;
         let (_, lead) = decode_lead(record, base, &mut scratch)?;
         s.leads += 1;
-        s.by_stage[lead.stage as usize] += 1;
-        s.slots += lead.slots.len() as u64;
+        s.by_stage[lead.stage() as usize] += 1;
+        s.slots += lead.tagged().len() as u64;
         Ok(())
     };
     while next_field(&mut src, &mut meta, &mut count)? {}
-    if meta.seen_ids.len() != meta.seen_ages.len() {
-        return Err(seen_mismatch(meta.seen_ids.len(), meta.seen_ages.len()).into());
-    }
+    let seen = seen_entries(&meta.seen_ids, &meta.seen_deltas, meta.watermark_ms)?;
     s.partition = meta.partition;
     s.model_version = meta.model_version;
     s.offsets = meta.offsets;
     s.watermark_ms = meta.watermark_ms;
     s.last_sweep_ms = meta.last_sweep_ms;
     s.taken_at_ms = meta.taken_at_ms;
-    s.seen = meta.seen_ids.len() as u64;
+    s.seen = seen.len() as u64;
     Ok(s)
 }
 
-fn seen_mismatch(ids: usize, ages: usize) -> WireError {
+fn seen_mismatch(ids: usize, deltas: usize) -> WireError {
     WireError {
         at: 0,
-        what: format!("{ids} seen_id_hashes but {ages} seen_age_ms"),
+        what: format!("{ids} seen_id_hashes but {deltas} seen_time_deltas"),
     }
 }
 
-/// Rebuilds the dedupe window from the two parallel arrays.
-fn seen_window(ids: &[u64], ages: &[i64], watermark_ms: i64) -> Result<SeenEvents, WireError> {
-    if ids.len() != ages.len() {
-        return Err(seen_mismatch(ids.len(), ages.len()));
+/// The dedupe entries `(id hash, time)` of the two packed arrays, in
+/// arrival order: times are deltas from the previous entry's (the first
+/// from the watermark).
+fn seen_entries(
+    ids: &[u8],
+    deltas: &[u8],
+    watermark_ms: i64,
+) -> Result<Vec<(u64, i64)>, WireError> {
+    let mut entries = Vec::with_capacity(ids.len() / 8);
+    let mut r = Reader::new(deltas, 0);
+    let mut t = watermark_ms;
+    for id in ids.chunks_exact(8) {
+        if r.is_empty() {
+            return Err(seen_mismatch(ids.len() / 8, entries.len()));
+        }
+        t = t.wrapping_add(unzigzag(r.varint()?));
+        entries.push((u64::from_le_bytes(id.try_into().expect("8 bytes")), t));
     }
-    let entries: Vec<(u64, i64)> = ids
-        .iter()
-        .zip(ages)
-        .map(|(id, age)| (*id, watermark_ms.wrapping_sub(*age)))
-        .collect();
+    if !r.is_empty() {
+        let mut extra = 0;
+        while !r.is_empty() {
+            r.varint()?;
+            extra += 1;
+        }
+        return Err(seen_mismatch(entries.len(), entries.len() + extra));
+    }
+    Ok(entries)
+}
+
+/// Rebuilds the dedupe window from the two packed arrays and its cutoff.
+fn seen_window(
+    ids: &[u8],
+    deltas: &[u8],
+    watermark_ms: i64,
+    cutoff_ms: i64,
+) -> Result<SeenEvents, WireError> {
+    let entries = seen_entries(ids, deltas, watermark_ms)?;
+    if let Some(&(_, t)) = entries.iter().find(|(_, t)| *t < cutoff_ms) {
+        return Err(WireError {
+            at: 0,
+            what: format!("a dedupe entry at {t} lies before the window's cutoff {cutoff_ms}"),
+        });
+    }
     let n = entries.len();
-    let seen = SeenEvents::from_entries(entries);
+    let seen = SeenEvents::from_entries(entries, cutoff_ms);
     if seen.len() != n {
         return Err(WireError {
             at: 0,
@@ -655,7 +711,7 @@ fn topic_offset(bytes: &[u8], base: usize) -> Result<(String, i64), WireError> {
                 r.expect(field, wt, VARINT)?;
                 next = r.varint()? as i64;
             }
-            _ => r.skip(wt)?,
+            _ => r.skip(field, wt)?,
         }
     }
     Ok((topic, next))
@@ -664,10 +720,12 @@ fn topic_offset(bytes: &[u8], base: usize) -> Result<(String, i64), WireError> {
 /// The slot columns of one record as read (reused between records).
 #[derive(Debug, Default)]
 struct Columns {
-    kind_ids: Vec<u64>,
+    heads: Vec<u64>,
     ages: Vec<i64>,
-    bits: Vec<u64>,
-    counts: Vec<u64>,
+    bs: Vec<u64>,
+    slots: Vec<Slot>,
+    /// The block being built.
+    block: Vec<Slot>,
 }
 
 /// Appends the values of a repeated varint field (packed or not), mapped by `f`.
@@ -695,156 +753,160 @@ fn varints<T>(
     }
 }
 
-/// Decodes one `LeadRecord`; `cols` is scratch space reused between calls.
-fn decode_lead(
-    bytes: &[u8],
+/// Decodes one `LeadRecord` into its id and a lead block; `cols` is
+/// scratch space reused between calls.
+fn decode_lead<'a>(
+    bytes: &'a [u8],
     base: usize,
     cols: &mut Columns,
-) -> Result<(Box<str>, LeadState), WireError> {
+) -> Result<(LeadId<'a>, LeadBlock), WireError> {
     use wire::lead as f;
     let mut r = Reader::new(bytes, base);
-    let mut id: Box<str> = Box::from("");
-    let mut lead = LeadState::default();
-    let mut lag = 0i64;
-    cols.kind_ids.clear();
+    let mut uuid: Option<[u8; 16]> = None;
+    let mut text: Option<&str> = None;
+    let mut stage = 0u8;
+    let mut last = 0i64;
+    let mut behavior = 0u64;
+    cols.heads.clear();
     cols.ages.clear();
-    cols.bits.clear();
-    cols.counts.clear();
+    cols.bs.clear();
     while !r.is_empty() {
         let (field, wt) = r.key()?;
         match field {
             f::LEAD_ID => {
                 r.expect(field, wt, LEN)?;
-                id = Box::from(utf8(&mut r, "lead_id")?);
+                text = Some(utf8(&mut r, "lead_id")?);
+                uuid = None;
             }
             f::LEAD_UUID => {
                 r.expect(field, wt, LEN)?;
                 let (b, at) = r.len_delimited()?;
-                let b: &[u8; 16] = b.try_into().map_err(|_| WireError {
+                let b: [u8; 16] = b.try_into().map_err(|_| WireError {
                     at,
                     what: format!("lead_uuid has {} bytes, not 16", b.len()),
                 })?;
-                let text = wire::uuid_text(b);
-                id = Box::from(std::str::from_utf8(&text).expect("hex digits and dashes"));
+                uuid = Some(b);
+                text = None;
             }
             f::STAGE => {
                 r.expect(field, wt, VARINT)?;
                 let v = r.varint()?;
-                lead.stage = u8::try_from(v)
+                stage = u8::try_from(v)
                     .ok()
-                    .and_then(Stage::from_u8)
+                    .filter(|s| Stage::from_u8(*s).is_some())
                     .ok_or_else(|| r.error(format!("unknown lead stage {v}")))?;
-            }
-            f::RATE_COUNT => {
-                r.expect(field, wt, VARINT)?;
-                let v = r.varint()?;
-                lead.rate_count = u16::try_from(v)
-                    .map_err(|_| r.error(format!("rate_count {v} is out of range")))?;
-            }
-            f::RATE_MINUTE_LAG => {
-                r.expect(field, wt, VARINT)?;
-                lag = unzigzag(r.varint()?);
-            }
-            f::HOLD_UNTIL_MS => {
-                r.expect(field, wt, VARINT)?;
-                lead.hold_until_ms = r.varint()? as i64;
             }
             f::LAST_EVENT_MS => {
                 r.expect(field, wt, VARINT)?;
-                lead.last_event_ms = r.varint()? as i64;
+                last = r.varint()? as i64;
             }
-            f::SLOT_KIND_ID => varints(&mut r, wt, &mut cols.kind_ids, |v| v)?,
-            f::SLOT_AGE_MS => varints(&mut r, wt, &mut cols.ages, unzigzag)?,
-            f::SLOT_BITS => match wt {
+            f::BEHAVIOR_BITS => {
+                r.expect(field, wt, FIXED64)?;
+                behavior = r.fixed64()?;
+            }
+            f::SLOT_HEAD => varints(&mut r, wt, &mut cols.heads, |v| v)?,
+            f::SLOT_AGE => varints(&mut r, wt, &mut cols.ages, unzigzag)?,
+            f::SLOT_B => match wt {
                 LEN => {
                     let (b, at) = r.len_delimited()?;
                     if b.len() % 8 != 0 {
                         return Err(WireError {
                             at,
-                            what: format!("packed slot_bits of {} bytes", b.len()),
+                            what: format!("packed slot_b of {} bytes", b.len()),
                         });
                     }
-                    cols.bits.extend(
+                    cols.bs.extend(
                         b.chunks_exact(8)
                             .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
                     );
                 }
-                FIXED64 => cols.bits.push(r.fixed64()?),
+                FIXED64 => cols.bs.push(r.fixed64()?),
                 other => {
-                    return Err(r.error(format!("slot_bits has wire type {other}")));
+                    return Err(r.error(format!("slot_b has wire type {other}")));
                 }
             },
-            f::SLOT_COUNT => varints(&mut r, wt, &mut cols.counts, |v| v)?,
-            _ => r.skip(wt)?,
+            _ => r.skip(field, wt)?,
         }
     }
-    let minute = lead.last_event_ms.div_euclid(60_000).wrapping_sub(lag);
-    lead.rate_minute = u32::try_from(minute)
-        .map_err(|_| r.error(format!("rate-limit minute {minute} is out of range")))?;
-    lead.slots = slots(cols, lead.last_event_ms).map_err(|what| WireError { at: base, what })?;
-    Ok((id, lead))
-}
-
-/// Rebuilds a lead's slots from its columns.
-#[inline]
-fn slots(cols: &Columns, last_event_ms: i64) -> Result<ThinVec<Slot>, String> {
-    let n = cols.kind_ids.len();
-    if cols.ages.len() != n {
-        return Err(format!("{n} slot kinds but {} slot ages", cols.ages.len()));
-    }
-    let mut out = ThinVec::with_capacity(n);
-    let mut bits = cols.bits.iter().copied();
-    let mut counts = cols.counts.iter().copied();
-    for (&kind_id, &age) in cols.kind_ids.iter().zip(&cols.ages) {
-        let id = u16::try_from(kind_id >> 3)
-            .map_err(|_| format!("slot id {} is out of range", kind_id >> 3))?;
-        let t = last_event_ms.wrapping_sub(age);
-        let kind = pb::SlotKind::try_from((kind_id & 7) as i32)
-            .map_err(|_| format!("unknown slot kind {}", kind_id & 7))?;
-        let mut bits = || bits.next().ok_or("fewer slot_bits than slots need");
-        out.push(match kind {
-            pb::SlotKind::Rule => {
-                let count = counts.next().ok_or("fewer slot_count than rule slots")?;
-                Slot::Rule {
-                    rule: id,
-                    count: u32::try_from(count)
-                        .map_err(|_| format!("slot count {count} is out of range"))?,
-                    value: f64::from_bits(bits()?),
-                    as_of_ms: t,
-                }
-            }
-            pb::SlotKind::Once => Slot::Once {
-                rule: id,
-                key: bits()?,
-                at_ms: t,
-            },
-            pb::SlotKind::CapHit => Slot::CapHit { rule: id, at_ms: t },
-            pb::SlotKind::Signal => Slot::Signal {
-                signal: id,
-                at_ms: t,
-            },
-            pb::SlotKind::Fit => Slot::Fit {
-                rule: id,
-                points: f64::from_bits(bits()?),
-                as_of_ms: t,
-            },
+    if !(0..1 << 48).contains(&last) {
+        return Err(WireError {
+            at: base,
+            what: format!("last_event_ms {last} is out of range"),
         });
     }
-    if bits.next().is_some() || counts.next().is_some() {
-        return Err("more slot_bits or slot_count values than slots need".into());
+    let id = match (uuid, text) {
+        (Some(b), _) => LeadId::Uuid(b),
+        (None, Some(t)) if !t.is_empty() => LeadId::Text(t),
+        _ => {
+            return Err(WireError {
+                at: base,
+                what: "a lead record has no lead id".into(),
+            })
+        }
+    };
+    slots(cols, last).map_err(|what| WireError { at: base, what })?;
+    let block = LeadBlock::from_parts(&id, stage, last, behavior, &cols.slots, &mut cols.block)
+        .ok_or_else(|| WireError {
+            at: base,
+            what: "a lead record holds more slots or a longer id than a lead can".into(),
+        })?;
+    Ok((id, block))
+}
+
+/// Rebuilds a lead's tagged slots from its columns into `cols.slots`.
+#[inline]
+fn slots(cols: &mut Columns, last_event_ms: i64) -> Result<(), String> {
+    let n = cols.heads.len();
+    if cols.bs.len() != n {
+        return Err(format!(
+            "{n} slot heads but {} slot_b values",
+            cols.bs.len()
+        ));
     }
-    Ok(out)
+    cols.slots.clear();
+    let mut ages = cols.ages.iter().copied();
+    for (&head, &b) in cols.heads.iter().zip(&cols.bs) {
+        if head & 7 == 0 {
+            return Err(format!("unknown slot kind {}", head & 7));
+        }
+        let a = if timed_kind(head) {
+            if head > 0xffff {
+                return Err(format!(
+                    "slot head {head:#x} of a timed slot is over 16 bits"
+                ));
+            }
+            let age = ages.next().ok_or("fewer slot ages than timed slots")?;
+            let t = last_event_ms.wrapping_sub(age);
+            if !(0..1 << 48).contains(&t) {
+                return Err(format!("slot time {t} is out of range"));
+            }
+            ((t as u64) << 16) | head
+        } else {
+            head
+        };
+        cols.slots.push(Slot { a, b });
+    }
+    if ages.next().is_some() {
+        return Err("more slot ages than timed slots".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::proto as pb;
+    use crate::engine::uuid_text;
+    use crate::event::{Event, EventBody, FormKind, WebContext};
+    use crate::model::Model;
     use prost::Message;
+    use std::borrow::Cow;
 
-    /// A body written by prost (fields in its own order, slots in unusual
-    /// order relative to `last_event_ms`) decodes the same.
+    /// A body written by prost (fields in its own order) decodes the same.
     #[test]
     fn accepts_a_prost_written_body() {
+        // A candidate of rule 1 at 95 (admitted, credited), a fit slot at 80.
+        let cand_head = 1 | (1 << 3) | (1 << 4) | (1 << 5);
         let msg = pb::Snapshot {
             partition: 3,
             model_version: "m-1".into(),
@@ -857,46 +919,46 @@ mod tests {
             taken_at_ms: 5,
             lead_count: 1,
             seen_id_hashes: vec![7, 8],
-            seen_age_ms: vec![0, 40],
+            // 100, then 40 earlier.
+            seen_time_deltas: vec![0, -40],
+            seen_cutoff_ms: 50,
             leads: vec![pb::LeadRecord {
                 id: Some(pb::lead_record::Id::LeadId("x".into())),
                 stage: pb::LeadStage::Sql as i32,
-                rate_count: 2,
-                rate_minute_lag: 0,
-                hold_until_ms: 0,
-                last_event_ms: 90,
-                slot_kind_id: vec![
-                    (1 << 3) | pb::SlotKind::Fit as u32,
-                    (2 << 3) | pb::SlotKind::Rule as u32,
-                ],
-                slot_age_ms: vec![10, -5],
-                slot_bits: vec![4.0f64.to_bits(), 1.5f64.to_bits()],
-                slot_count: vec![3],
+                last_event_ms: 100,
+                behavior_bits: 1.5f64.to_bits(),
+                slot_head: vec![cand_head, 2, 7],
+                slot_age: vec![5, 20, -1_000],
+                slot_b: vec![42, u64::MAX, 0],
             }],
         };
         let d = decode_body(&msg.encode_to_vec(), 1).unwrap();
         assert_eq!(d.partition, 3);
         assert_eq!(d.offsets, vec![("t".to_string(), 9)]);
-        assert_eq!(d.state.seen.entries(), vec![(7, 100), (8, 60)]);
-        assert!(d.state.promoted.contains("x"));
-        let lead = d.state.leads.get("x").unwrap();
-        assert_eq!(lead.stage, Stage::Sql);
+        assert_eq!(d.state.seen().entries(), vec![(7, 100), (8, 60)]);
+        assert_eq!(d.state.seen().cutoff_ms(), 50);
+        assert_eq!(d.state.promoted(), vec!["x".to_string()]);
+        let lead = d.state.lead("x").unwrap();
+        assert_eq!(lead.stage(), Stage::Sql);
+        assert_eq!(lead.last_event_ms(), 100);
         assert_eq!(
-            lead.slots.as_slice(),
+            lead.block.tagged(),
             &[
-                Slot::Fit {
-                    rule: 1,
-                    points: 4.0,
-                    as_of_ms: 80
+                Slot {
+                    a: (95 << 16) | cand_head,
+                    b: 42
                 },
-                Slot::Rule {
-                    rule: 2,
-                    count: 3,
-                    value: 1.5,
-                    as_of_ms: 95
+                Slot {
+                    a: (80 << 16) | 2,
+                    b: u64::MAX
+                },
+                Slot {
+                    a: (1_100 << 16) | 7,
+                    b: 0
                 }
             ]
         );
+        assert_eq!(lead.block.total0(), 1.5);
     }
 
     /// Many leads, several encoder and decoder threads, a body larger than
@@ -904,64 +966,49 @@ mod tests {
     #[test]
     fn parallel_encode_and_decode_roundtrip_a_large_state() {
         use crate::snapshot::encode::capture_with;
-        let st = TaskState {
-            watermark_ms: 1_767_225_600_000,
-            last_sweep_ms: 1_767_222_000_000,
-            ..TaskState::default()
-        };
-        for i in 0..140_000u64 {
-            let t = 1_767_225_000_000 + i as i64;
-            let mut slots = ThinVec::new();
-            for k in 0..(i % 7) {
-                slots.push(match k % 5 {
-                    0 => Slot::Rule {
-                        rule: k as u16,
-                        count: i as u32,
-                        value: i as f64 / 3.0,
-                        as_of_ms: t - 5,
-                    },
-                    1 => Slot::Once {
-                        rule: 3,
-                        key: i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-                        at_ms: t - 1000,
-                    },
-                    2 => Slot::CapHit { rule: 1, at_ms: t },
-                    3 => Slot::Signal {
-                        signal: 2,
-                        at_ms: t - 86_400_000,
-                    },
-                    _ => Slot::Fit {
-                        rule: 0,
-                        points: 10.0,
-                        as_of_ms: t,
-                    },
-                });
-            }
-            st.leads.insert(
-                format!("{i:08x}-aaaa-bbbb-cccc-{:012x}", i * 31).into(),
-                LeadState {
-                    stage: Stage::from_u8((i % 3) as u8).unwrap(),
-                    rate_count: (i % 4) as u16,
-                    rate_minute: 29_000_000 + i as u32,
-                    hold_until_ms: if i % 2 == 0 { 0 } else { t + 1 },
-                    last_event_ms: t,
-                    slots,
+        let model = Model::builtin();
+        let mut st = TaskState::default();
+        let t0 = 1_767_225_600_000;
+        for i in 0..150_000u64 {
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+            b[8..].copy_from_slice(&i.to_le_bytes());
+            let lead = if i % 5 == 0 {
+                format!("lead-{i}")
+            } else {
+                String::from_utf8(uuid_text(&b).to_vec()).unwrap()
+            };
+            let t = t0 + i as i64 * 7;
+            let body = match i % 4 {
+                0 => EventBody::PageView {
+                    path: Cow::Owned(format!("/p{}", i % 13)),
+                    referrer: None,
+                    web: WebContext::default(),
+                },
+                1 => EventBody::Form {
+                    form: FormKind::ContactUs,
+                },
+                2 => EventBody::Download {
+                    asset_id: Cow::Borrowed("wp"),
+                    asset_kind: crate::event::AssetKind::CaseStudy,
+                },
+                _ => EventBody::Profile(crate::event::Profile {
+                    industry: Some(Cow::Borrowed("software")),
+                    ..Default::default()
+                }),
+            };
+            st.apply(
+                &model,
+                &Event {
+                    event_id: Cow::Owned(format!("e{i}")),
+                    lead_id: Cow::Owned(lead),
+                    occurred_at_ms: t,
+                    body,
                 },
             );
         }
-        let mut st = st;
-        for e in st.leads.iter() {
-            if e.stage != Stage::Lead {
-                st.promoted.insert(e.key().clone());
-            }
-        }
-        st.seen = SeenEvents::from_entries(
-            (0..50_000u64)
-                .map(|i| (i * 7919, 1_767_225_000_000 - i as i64))
-                .collect(),
-        );
-        let c = capture_with(3, &st, &[("t".into(), 5)], "m", 1, 3);
-        assert_eq!(c.lead_count(), 140_000);
+        let c = capture_with(3, &st, &[("t".into(), 5)], "m", 1, 3).unwrap();
+        assert_eq!(c.lead_count(), 150_000);
         let body = c.to_body();
         assert!(
             body.len() > 9 << 20,
@@ -971,16 +1018,14 @@ mod tests {
         let (d, crc) = decode_from_with(&body[..], body.len() as u64, 3, 0);
         assert_eq!(crc, Some(crc32fast::hash(&body)));
         let d = d.unwrap();
-        assert_eq!(d.state.leads.len(), st.leads.len());
-        for e in st.leads.iter() {
-            assert_eq!(&*d.state.leads.get(e.key()).unwrap(), e.value());
-        }
-        assert_eq!(d.state.promoted, st.promoted);
-        assert_eq!(d.state.seen.entries(), st.seen.entries());
+        assert_eq!(d.state.lead_count(), st.lead_count());
+        assert_eq!(d.state.lead_states(), st.lead_states());
+        assert_eq!(d.state.promoted(), st.promoted());
+        assert_eq!(d.state.seen().entries(), st.seen().entries());
         // One thread reads it the same.
         let single = decode_body(&body, 1).unwrap();
-        assert_eq!(single.state.promoted, st.promoted);
-        assert_eq!(single.state.leads.len(), 140_000);
+        assert_eq!(single.state.promoted(), st.promoted());
+        assert_eq!(single.state.lead_count(), 150_000);
         // And a damaged copy fails in every thread layout without hanging.
         let mut bad = body.clone();
         let n = bad.len();
@@ -1026,5 +1071,17 @@ mod tests {
         };
         let e = decode_body(&msg.encode_to_vec(), 1).unwrap_err();
         assert!(e.to_string().contains("lead_count"), "{e}");
+        let bad_kind = pb::Snapshot {
+            lead_count: 1,
+            leads: vec![pb::LeadRecord {
+                id: Some(pb::lead_record::Id::LeadId("x".into())),
+                slot_head: vec![8],
+                slot_b: vec![0],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let e = decode_body(&bad_kind.encode_to_vec(), 1).unwrap_err();
+        assert!(e.to_string().contains("slot kind"), "{e}");
     }
 }

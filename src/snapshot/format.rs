@@ -14,7 +14,7 @@ pub const MAGIC: [u8; 8] = *b"LSSNAP\0\x01";
 /// Version of the frame + body layout this build writes and reads. Bumped
 /// only for changes an older reader would misinterpret; new protobuf fields
 /// do not need a bump (older readers skip unknown fields).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 24;
@@ -165,7 +165,7 @@ mod tests {
         let e = Header::parse(p, b"", 0).unwrap_err();
         assert_eq!(e.fallback_kind(), "truncated");
         let mut v2 = Header::new(0, 0).to_bytes();
-        v2[8] = 2;
+        v2[8] = 3;
         let e = Header::parse(p, &v2, HEADER_LEN as u64).unwrap_err();
         assert_eq!(e.fallback_kind(), "unreadable");
         assert!(e.to_string().contains("x.snap"), "{e}");

@@ -75,7 +75,7 @@ pub struct Inspection {
     pub lead_count: u64,
     /// Leads in stage lead, mql and sql.
     pub leads_by_stage: [u64; 3],
-    /// Slots over all leads.
+    /// Tagged slots (candidates, fit values, ...) over all leads.
     pub slot_count: u64,
     /// Entries in the event-id dedupe window.
     pub seen_count: u64,

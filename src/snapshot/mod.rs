@@ -4,10 +4,12 @@
 //! exactly the same state (DESIGN.md "State, partitions, snapshots,
 //! recovery").
 //!
-//! Follow one snapshot: [`SnapshotStore::capture`] encodes the state on the
-//! task thread (`encode.rs`, protobuf written by hand with the primitives
-//! of `wire.rs`), [`SnapshotStore::write`] frames it with a checksummed
-//! header (`format.rs`) and puts it in place atomically (`store.rs`); on
+//! Follow one snapshot: [`SnapshotStore::capture`] takes a copy-on-write
+//! image of the state on the task thread (microseconds), and
+//! [`SnapshotStore::write`], on a writer thread, encodes it (`encode.rs`,
+//! protobuf written by hand with the primitives of `wire.rs`), frames it
+//! with a checksummed header (`format.rs`) and puts it in place atomically
+//! (`store.rs`); on
 //! assignment [`SnapshotStore::load_newest`] streams the newest file through
 //! a checksumming window (`source.rs`) into the decoder (`decode.rs`),
 //! falling back to older files when one is damaged; [`inspect()`]
@@ -22,7 +24,7 @@
 
 /// Body bytes -> task state (streamed, parallel).
 mod decode;
-/// Task state -> body bytes (on the task thread).
+/// Task state -> image (task thread) -> body bytes (writer thread).
 mod encode;
 /// The error type, with messages that name the file and what to do.
 mod error;

@@ -140,25 +140,31 @@ impl SnapshotStore {
         self.dir.join(format!("task-{partition:05}"))
     }
 
-    /// Encodes a consistent image of the state. Called on the task thread
-    /// between events (the task is the only writer, so nothing changes
-    /// underneath), so the task stalls for its duration: one pass over the
-    /// state, shared by up to 4 threads from 100k leads on, into buffers
-    /// reused from the previous capture (about 0.1 s per million leads on 2
-    /// cores; see `benches/snapshot.rs`).
+    /// Takes a consistent image of the state for a snapshot. Call it on the
+    /// task thread between events; it copies nothing but the dedupe
+    /// window's chunk pointers (microseconds at any size, see
+    /// `engine::StateImage`), and the returned [`Captured`] is `Send`: the
+    /// expensive part, encoding, happens in [`SnapshotStore::write`] (or
+    /// [`Captured::encode`]) on another thread, while the task goes on.
+    ///
+    /// `None` while the previous capture of this state has not been encoded
+    /// or dropped yet: one capture per task at a time (skip this snapshot,
+    /// or wait for the previous write and try again).
     pub fn capture(
         partition: i32,
         state: &TaskState,
         offsets: &[(String, i64)],
         model_version: &str,
         taken_at_ms: i64,
-    ) -> Captured {
+    ) -> Option<Captured> {
         encode::capture(partition, state, offsets, model_version, taken_at_ms)
     }
 
-    /// Writes a captured snapshot atomically (temp file in the task
-    /// directory, write, fsync, rename, fsync directory), then keeps the
-    /// newest `keep` good files of the task and deletes older ones.
+    /// Encodes a captured snapshot (if not done yet) and writes it
+    /// atomically (temp file in the task directory, write, fsync, rename,
+    /// fsync directory), then keeps the newest `keep` good files of the task
+    /// and deletes older ones. Runs off the task thread; a failed write can
+    /// be retried with the same `Captured` (it keeps its encoded body).
     ///
     /// Returns [`WriteOutcome::Stale`] without writing when a snapshot of
     /// the partition with a larger offset sum exists: another instance took

@@ -1,7 +1,12 @@
 //! Protobuf wire primitives (varints, keys, length-delimited fields) and the
-//! field numbers of `snapshot.proto`, shared by the hand-written encoder and
-//! decoder. They write and read straight from byte buffers so that millions
-//! of lead records never go through an intermediate prost struct.
+//! field numbers of `snapshot.proto`, shared by the snapshot encoder and
+//! decoder, which write and read straight from byte buffers so that
+//! millions of lead records never go through an intermediate prost struct.
+//! Reading varints and keys, skipping fields, and varint lengths are
+//! `prost::encoding`'s (measured against the hand-written versions they
+//! replaced: BENCHMARKS.md "Snapshots"); writing varints into the encoder's
+//! cursor stays hand-written (prost's costs 28% more there). What else is
+//! here: bounds-checked cursors that report the body offset of a problem.
 
 use std::fmt;
 
@@ -25,8 +30,9 @@ pub(crate) mod snapshot {
     pub const TAKEN_AT_MS: u32 = 6;
     pub const LEAD_COUNT: u32 = 7;
     pub const SEEN_ID_HASHES: u32 = 8;
-    pub const SEEN_AGE_MS: u32 = 9;
+    pub const SEEN_TIME_DELTAS: u32 = 9;
     pub const LEADS: u32 = 10;
+    pub const SEEN_CUTOFF_MS: u32 = 11;
 }
 
 /// Field numbers of `leadscore.v1.TopicOffset`.
@@ -40,14 +46,11 @@ pub(crate) mod lead {
     pub const LEAD_ID: u32 = 1;
     pub const LEAD_UUID: u32 = 2;
     pub const STAGE: u32 = 3;
-    pub const RATE_COUNT: u32 = 4;
-    pub const RATE_MINUTE_LAG: u32 = 5;
-    pub const HOLD_UNTIL_MS: u32 = 6;
     pub const LAST_EVENT_MS: u32 = 7;
-    pub const SLOT_KIND_ID: u32 = 8;
-    pub const SLOT_AGE_MS: u32 = 9;
-    pub const SLOT_BITS: u32 = 10;
-    pub const SLOT_COUNT: u32 = 11;
+    pub const BEHAVIOR_BITS: u32 = 12;
+    pub const SLOT_HEAD: u32 = 13;
+    pub const SLOT_AGE: u32 = 14;
+    pub const SLOT_B: u32 = 15;
 }
 
 /// The key byte(s) of a field: `field << 3 | wire_type`. All our field
@@ -60,18 +63,13 @@ pub(crate) const fn key(field: u32, wire_type: u32) -> u8 {
 /// Bytes a varint of `v` takes (1..=10).
 #[inline(always)]
 pub(crate) const fn varint_len(v: u64) -> usize {
-    // 1 byte per started group of 7 significant bits (at least one).
-    ((((v | 1).leading_zeros() ^ 63) * 9 + 73) / 64) as usize
+    prost::encoding::encoded_len_varint(v)
 }
 
 /// Appends `v` as a varint.
 #[inline(always)]
-pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+pub(crate) fn put_varint(buf: &mut Vec<u8>, v: u64) {
+    prost::encoding::encode_varint(v, buf);
 }
 
 /// Zigzag-maps a signed value so small magnitudes of either sign stay short (sint64).
@@ -113,63 +111,6 @@ pub(crate) const fn varint_field_len(v: u64) -> usize {
     }
 }
 
-/// Value of each byte as a lowercase hex digit, 0xff if it is not one.
-const HEX_VALUE: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut c = 0;
-    while c < 10 {
-        t[b'0' as usize + c] = c as u8;
-        c += 1;
-    }
-    let mut c = 0;
-    while c < 6 {
-        t[b'a' as usize + c] = 10 + c as u8;
-        c += 1;
-    }
-    t
-};
-
-/// Offsets of the 16 digit pairs in a canonical UUID text.
-const UUID_PAIRS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-
-/// The 16 bytes of a lead id that is a UUID in canonical lowercase text
-/// form (`8-4-4-4-12` lowercase hex digits), so it can be stored in 16
-/// bytes instead of 36; `None` for any other id (stored as text).
-#[inline]
-pub(crate) fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
-    let s: &[u8; 36] = id.as_bytes().try_into().ok()?;
-    if s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    let mut bad = 0u8;
-    for (o, &i) in out.iter_mut().zip(&UUID_PAIRS) {
-        let hi = HEX_VALUE[usize::from(s[i])];
-        let lo = HEX_VALUE[usize::from(s[i + 1])];
-        bad |= hi | lo;
-        *o = (hi << 4) | (lo & 15);
-    }
-    // Every valid digit value is below 16.
-    (bad < 16).then_some(out)
-}
-
-/// The canonical lowercase text form of a UUID (inverse of [`uuid_bytes`]).
-#[inline]
-pub(crate) fn uuid_text(b: &[u8; 16]) -> [u8; 36] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [b'-'; 36];
-    let mut i = 0;
-    for (j, byte) in b.iter().enumerate() {
-        if matches!(j, 4 | 6 | 8 | 10) {
-            i += 1;
-        }
-        out[i] = HEX[usize::from(byte >> 4)];
-        out[i + 1] = HEX[usize::from(byte & 15)];
-        i += 2;
-    }
-    out
-}
-
 /// A writer over a pre-sized slice: the hot lead encoder sizes each record
 /// first, then writes it through this cursor, whose position stays in a
 /// register (pushing byte by byte into a `Vec` reloads and stores its
@@ -199,7 +140,10 @@ impl<'a> Out<'a> {
         self.pos += 1;
     }
 
-    /// Writes a varint.
+    /// Writes a varint. Hand-written rather than `prost::encoding::
+    /// encode_varint`, which costs the encoder 28% more instructions through
+    /// a slice cursor (BENCHMARKS.md "Snapshots"); the byte format is the
+    /// same, and `prost` decodes it (see the tests in `encode.rs`).
     #[inline(always)]
     pub(crate) fn varint(&mut self, mut v: u64) {
         while v >= 0x80 {
@@ -286,46 +230,29 @@ impl<'a> Reader<'a> {
     /// Reads one varint.
     #[inline(always)]
     pub(crate) fn varint(&mut self) -> Result<u64, WireError> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or_else(|| self.error("unexpected end of data in a varint"))?;
-        if b < 0x80 {
-            self.pos += 1;
-            return Ok(u64::from(b));
-        }
-        self.varint_slow()
-    }
-
-    #[cold]
-    fn varint_slow(&mut self) -> Result<u64, WireError> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let b = *self
-                .buf
-                .get(self.pos + i)
-                .ok_or_else(|| self.error("unexpected end of data in a varint"))?;
-            if i == 9 && b > 1 {
-                return Err(self.error("varint longer than 64 bits"));
+        let mut rest = &self.buf[self.pos.min(self.buf.len())..];
+        let before = rest.len();
+        match prost::encoding::decode_varint(&mut rest) {
+            Ok(v) => {
+                self.pos += before - rest.len();
+                Ok(v)
             }
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b < 0x80 {
-                self.pos += i + 1;
-                return Ok(v);
-            }
+            Err(e) => Err(self.error(format!("bad varint ({e})"))),
         }
-        Err(self.error("varint longer than 10 bytes"))
     }
 
     /// Reads a field key: `(field number, wire type)`.
     #[inline(always)]
     pub(crate) fn key(&mut self) -> Result<(u32, u32), WireError> {
-        let k = self.varint()?;
-        let field = k >> 3;
-        if field == 0 || field > u64::from(u32::MAX >> 3) {
-            return Err(self.error(format!("invalid field number {field}")));
+        let mut rest = &self.buf[self.pos.min(self.buf.len())..];
+        let before = rest.len();
+        match prost::encoding::decode_key(&mut rest) {
+            Ok((field, wt)) => {
+                self.pos += before - rest.len();
+                Ok((field, wt as u32))
+            }
+            Err(e) => Err(self.error(format!("bad field key ({e})"))),
         }
-        Ok((field as u32, (k & 7) as u32))
     }
 
     /// Reads 8 little-endian bytes.
@@ -355,20 +282,19 @@ impl<'a> Reader<'a> {
         Ok((&self.buf[start..self.pos], self.base + start))
     }
 
-    /// Skips a field of an unknown number (forward compatibility).
-    pub(crate) fn skip(&mut self, wire_type: u32) -> Result<(), WireError> {
-        match wire_type {
-            VARINT => self.varint().map(drop),
-            FIXED64 => self.fixed64().map(drop),
-            LEN => self.len_delimited().map(drop),
-            FIXED32 => {
-                if self.buf.len() - self.pos < 4 {
-                    return Err(self.error("unexpected end of data in a fixed32"));
-                }
-                self.pos += 4;
+    /// Skips field `field` of an unknown number (forward compatibility).
+    pub(crate) fn skip(&mut self, field: u32, wire_type: u32) -> Result<(), WireError> {
+        use prost::encoding::{skip_field, DecodeContext, WireType};
+        let wt = WireType::try_from(u64::from(wire_type))
+            .map_err(|_| self.error(format!("unsupported wire type {wire_type}")))?;
+        let mut rest = &self.buf[self.pos.min(self.buf.len())..];
+        let before = rest.len();
+        match skip_field(wt, field, &mut rest, DecodeContext::default()) {
+            Ok(()) => {
+                self.pos += before - rest.len();
                 Ok(())
             }
-            other => Err(self.error(format!("unsupported wire type {other}"))),
+            Err(e) => Err(self.error(format!("cannot skip field {field} ({e})"))),
         }
     }
 
@@ -398,26 +324,6 @@ mod tests {
             let mut r = Reader::new(&buf, 0);
             assert_eq!(r.varint().unwrap(), v);
             assert!(r.is_empty());
-        }
-    }
-
-    #[test]
-    fn canonical_uuids_and_only_those_go_binary() {
-        let id = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
-        let b = uuid_bytes(id).unwrap();
-        assert_eq!(b[0], 0x0a);
-        assert_eq!(b[15], 0x89);
-        assert_eq!(&uuid_text(&b), id.as_bytes());
-        for other in [
-            "0A1B2C3D-4E5F-6789-ABCD-EF0123456789",
-            "0a1b2c3d4e5f6789abcdef0123456789",
-            "0a1b2c3d-4e5f-6789-abcd-ef012345678",
-            "0a1b2c3d-4e5f-6789-abcd-ef012345678g",
-            "0a1b2c3d-4e5f-6789-abcd+ef0123456789",
-            "lead-1",
-            "",
-        ] {
-            assert_eq!(uuid_bytes(other), None, "{other}");
         }
     }
 

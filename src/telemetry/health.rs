@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::emit;
-use crate::engine::LeadMap;
+use crate::engine::{LeadLookup, LeadState};
 use crate::telemetry::events::{InboundTopics, Readiness, TaskStarted, TaskStopped};
 use crate::telemetry::readiness::{self, TaskProgress};
 use dashmap::DashMap;
@@ -25,8 +25,8 @@ struct Inner {
     /// Cleared while no broker is reachable.
     broker_up: AtomicBool,
     tasks: AtomicUsize,
-    /// Lead maps of the running tasks, by partition, for lookups.
-    leads: DashMap<i32, Arc<LeadMap>>,
+    /// Lead lookups of the running tasks, by partition.
+    leads: DashMap<i32, LeadLookup>,
     /// Inbound topic names, for the per-partition series of a new task.
     topics: Mutex<Vec<String>>,
     /// Set when the group session was lost (revoked as lost), until the
@@ -164,12 +164,13 @@ impl Health {
         self.inner.broker_up.load(Ordering::SeqCst)
     }
 
-    /// Registers a running task's lead map and exports its per-partition series.
-    pub fn add_task(&self, partition: i32, leads: Arc<LeadMap>) {
+    /// Registers a running task's lead lookup (`TaskState::lookup`) and
+    /// exports its per-partition series.
+    pub fn add_task(&self, partition: i32, leads: LeadLookup, lead_count: usize) {
         emit!(TaskStarted {
             partition,
             topics: &self.inner.topics.lock().unwrap_or_else(|e| e.into_inner()),
-            leads: leads.len(),
+            leads: lead_count,
         });
         self.inner.leads.insert(partition, leads);
         self.inner
@@ -188,17 +189,11 @@ impl Health {
             .store(self.inner.leads.len(), Ordering::SeqCst);
     }
 
-    /// Runs `f` on a lead's state if some running task holds it.
-    pub fn with_lead<R>(
-        &self,
-        lead_id: &str,
-        f: impl FnOnce(i32, &crate::engine::LeadState) -> R,
-    ) -> Option<R> {
-        for entry in self.inner.leads.iter() {
-            if let Some(lead) = entry.value().get(lead_id) {
-                return Some(f(*entry.key(), &lead));
-            }
-        }
-        None
+    /// A copy of a lead's state and its partition, if a running task holds it.
+    pub fn lead(&self, lead_id: &str) -> Option<(i32, LeadState)> {
+        self.inner
+            .leads
+            .iter()
+            .find_map(|e| e.value().get(lead_id).map(|l| (*e.key(), l)))
     }
 }

@@ -12,8 +12,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
 use super::health::Health;
-use crate::codec::format_rfc3339_ms;
-use crate::engine::{contributions, round2};
+use crate::codec::encode_lead_view;
+use crate::engine::lead_view;
 use crate::model::Model;
 
 /// What every HTTP handler reads.
@@ -152,28 +152,15 @@ async fn readyz(State(s): State<AppState>) -> Response {
     }
 }
 
+/// `/leads/{lead_id}`: the lead's view (stage, score, explanation built by
+/// the same code as the outbound record, thresholds, recent history).
 async fn lead(State(s): State<AppState>, Path(lead_id): Path<String>) -> Response {
-    let m = &s.model;
-    let found = s.health.with_lead(&lead_id, |partition, lead| {
-        let at = lead.last_event_ms;
-        let score = lead.score_at(m, at);
-        let signals: Vec<&str> = lead.active_signals(m, at).iter().map(|&i| m.signals[i as usize].name.as_str()).collect();
-        json!({
-            "lead_id": lead_id,
-            "partition": partition,
-            "stage": lead.stage.as_str(),
-            "as_of": format_rfc3339_ms(at),
-            "score": { "total": round2(score.total), "behavior": round2(score.behavior), "fit": round2(score.fit) },
-            "model_version": &*m.version,
-            "explanation": {
-                "contributions": contributions(m, lead, at).iter().map(|c| json!({"rule": c.rule, "count": c.count, "points": c.points})).collect::<Vec<_>>(),
-                "sql_signals": signals,
-                "hold_until": (lead.hold_until_ms > 0).then(|| format_rfc3339_ms(lead.hold_until_ms)),
-            },
-        })
-    });
-    match found {
-        Some(body) => Json(body).into_response(),
+    match s.health.lead(&lead_id) {
+        Some((partition, lead)) => (
+            [("content-type", "application/json")],
+            encode_lead_view(&lead_view(&s.model, &lead), partition),
+        )
+            .into_response(),
         None => (
             StatusCode::NOT_FOUND,
             Json(json!({"error": format!("lead {lead_id} is not held by this instance")})),

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod strategies;
+
 use std::borrow::Cow;
 
 use leadscore::engine::{Applied, LeadState, Score, Stage, StageChange, TaskState};
@@ -210,10 +212,8 @@ impl Run {
 
     pub fn lead(&self, lead: &str) -> LeadState {
         self.state
-            .leads
-            .get(lead)
+            .lead(lead)
             .unwrap_or_else(|| panic!("lead {lead} is not in the task"))
-            .clone()
     }
 
     pub fn score(&self, lead: &str, at_ms: i64) -> Score {
@@ -221,7 +221,7 @@ impl Run {
     }
 
     pub fn stage(&self, lead: &str) -> Stage {
-        self.lead(lead).stage
+        self.lead(lead).stage()
     }
 
     pub fn changes_for(&self, lead: &str) -> Vec<StageChange> {
@@ -243,7 +243,7 @@ impl Run {
 
     /// Credited events per rule name (from the explanation contributions).
     pub fn count(&self, lead: &str, rule: &str) -> u32 {
-        leadscore::engine::contributions(&self.model, &self.lead(lead), self.state.watermark_ms)
+        leadscore::engine::contributions(&self.model, &self.lead(lead), self.state.watermark_ms())
             .into_iter()
             .find(|c| c.rule == rule)
             .map_or(0, |c| c.count)
