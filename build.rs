@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/leadscore/v1/event.proto",
         "proto/leadscore/v1/stage_change.proto",
         "proto/leadscore/v1/snapshot.proto",
+        "proto/leadscore/v1/changelog.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

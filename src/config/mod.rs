@@ -218,6 +218,49 @@ impl Default for SnapshotConfig {
     }
 }
 
+/// The changelog topic: every task's state in Kafka (README "Recovery").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangelogConfig {
+    /// `false`: state lives only in the snapshot directory.
+    #[serde(default = "d_true")]
+    pub enabled: bool,
+    #[serde(default = "d_changelog_topic")]
+    pub topic: String,
+    /// How often a task writes the leads it changed (each once).
+    #[serde(default = "d_flush_ms")]
+    pub flush_interval_ms: u64,
+    /// Replication factor when `run` creates the topic (-1: the broker's default).
+    #[serde(default = "d_replication")]
+    pub replication_factor: i32,
+    /// 1: keep a warm copy of the tasks this instance does not own by
+    /// tailing their changelog partitions; 0: none.
+    #[serde(default)]
+    pub standby_replicas: u32,
+}
+
+fn d_changelog_topic() -> String {
+    "leadscore.changelog".into()
+}
+fn d_flush_ms() -> u64 {
+    1000
+}
+fn d_replication() -> i32 {
+    -1
+}
+
+impl Default for ChangelogConfig {
+    fn default() -> Self {
+        ChangelogConfig {
+            enabled: true,
+            topic: d_changelog_topic(),
+            flush_interval_ms: d_flush_ms(),
+            replication_factor: d_replication(),
+            standby_replicas: 0,
+        }
+    }
+}
+
 /// The HTTP endpoints (metrics, health, lead lookups).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -379,6 +422,8 @@ pub struct Config {
     pub model: ModelConfig,
     #[serde(default)]
     pub snapshots: SnapshotConfig,
+    #[serde(default)]
+    pub changelog: ChangelogConfig,
     #[serde(default)]
     pub http: HttpConfig,
     #[serde(default)]

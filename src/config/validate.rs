@@ -49,6 +49,12 @@ pub fn problems(c: &Config) -> Vec<Problem> {
     at_least("snapshots", "keep", c.snapshots.keep as u64, 1);
     at_least("snapshots", "interval_secs", c.snapshots.interval_secs, 1);
     at_least("snapshots", "every_events", c.snapshots.every_events, 1);
+    at_least(
+        "changelog",
+        "flush_interval_ms",
+        c.changelog.flush_interval_ms,
+        1,
+    );
     at_least("http", "header_timeout_secs", c.http.header_timeout_secs, 1);
     at_least(
         "http",
@@ -57,6 +63,24 @@ pub fn problems(c: &Config) -> Vec<Problem> {
         1,
     );
     at_least("http", "max_connections", c.http.max_connections as u64, 1);
+    if c.changelog.standby_replicas > 1 {
+        out.push(Problem {
+            key: key("changelog", "standby_replicas"),
+            message: format!(
+                "must be 0 or 1 (is {}): with 1, an instance keeps a warm copy of every task it does not own",
+                c.changelog.standby_replicas
+            ),
+        });
+    }
+    if c.changelog.replication_factor == 0 || c.changelog.replication_factor < -1 {
+        out.push(Problem {
+            key: key("changelog", "replication_factor"),
+            message: format!(
+                "must be -1 (the broker's default) or at least 1 (is {})",
+                c.changelog.replication_factor
+            ),
+        });
+    }
     if c.limits.max_id_bytes > c.limits.max_record_bytes {
         out.push(Problem {
             key: key("limits", "max_id_bytes"),
@@ -119,19 +143,20 @@ fn topic_problems(c: &Config) -> Vec<Problem> {
             .map(|(e, _)| *e)
     };
     let outputs = [
-        ("stage_changes", c.topics.stage_changes.name.as_str()),
-        ("dead_letter", c.topics.dead_letter.as_str()),
+        ("topics", "stage_changes", c.topics.stage_changes.name.as_str()),
+        ("topics", "dead_letter", c.topics.dead_letter.as_str()),
+        ("changelog", "topic", c.changelog.topic.as_str()),
     ];
-    for (k, name) in outputs {
+    for (section, k, name) in outputs {
         if name.trim().is_empty() {
             out.push(Problem {
-                key: key("topics", k),
+                key: key(section, k),
                 message: "the topic name is empty".into(),
             });
         }
         if let Some(e) = is_inbound(name) {
             out.push(Problem {
-                key: key("topics", k),
+                key: key(section, k),
                 message: format!(
                     "\"{name}\" is also the inbound topic of {e} events; the service would read its own output"
                 ),
@@ -142,6 +167,16 @@ fn topic_problems(c: &Config) -> Vec<Problem> {
         out.push(Problem {
             key: key("topics", "dead_letter"),
             message: "must differ from topics.stage_changes: CRMs would read dead letters as stage changes".into(),
+        });
+    }
+    if c.changelog.topic == c.topics.stage_changes.name || c.changelog.topic == c.topics.dead_letter
+    {
+        out.push(Problem {
+            key: key("changelog", "topic"),
+            message: format!(
+                "\"{}\" is also an output topic; the changelog needs a topic of its own",
+                c.changelog.topic
+            ),
         });
     }
     out

@@ -16,6 +16,7 @@ mod change;
 mod decimal;
 mod dedupe;
 mod hashed_key;
+mod journal;
 mod lead;
 mod lead_block;
 mod lead_key;
@@ -33,6 +34,7 @@ pub use change::{
     change_id, contributions, round2, Contribution, Explanation, StageChange, TOP_RULES,
 };
 pub use dedupe::{SeenEvents, SeenImage};
+pub use journal::Journal;
 pub use lead::{HistoryEntry, LeadState, Score, HISTORY_LEN};
 pub use lead_block::{MAX_ID_BYTES, MAX_SLOTS};
 pub use lead_key::{uuid_bytes, uuid_text, LeadId, LeadKey};

@@ -14,9 +14,10 @@ use super::candidates::{Candidacy, ExpiryCutoffs, Flips};
 use super::capture::{CaptureHooks, StateImage};
 use super::change::{change_id, explain, StageChange};
 use super::dedupe::SeenEvents;
+use super::journal::Journal;
 use super::lead::{LeadState, Score};
 use super::lead_block::LeadBlock;
-use super::lead_key::LeadId;
+use super::lead_key::{LeadId, LeadKey};
 use super::lead_table::{block_hash, shard_of, LeadTable, Shard, SHARDS};
 use super::outcome::Outcome;
 use super::recycle_schedule::{earliest_recycle, RecycleSchedule};
@@ -67,6 +68,8 @@ pub struct TaskState {
     bots: BotVerdicts,
     /// When candidates expire at the current horizon (derived, not state).
     cutoffs: ExpiryCutoffs,
+    /// What changed since the journal was last taken, if kept.
+    journal: Option<Journal>,
 }
 
 impl Default for TaskState {
@@ -81,6 +84,7 @@ impl Default for TaskState {
             capture: CaptureHooks::default(),
             bots: BotVerdicts::default(),
             cutoffs: ExpiryCutoffs::default(),
+            journal: None,
         }
     }
 }
@@ -122,6 +126,7 @@ impl TaskState {
             capture: CaptureHooks::default(),
             bots: BotVerdicts::default(),
             cutoffs: ExpiryCutoffs::default(),
+            journal: None,
         }
     }
 
@@ -141,6 +146,9 @@ impl TaskState {
         if !self.seen.insert(id_hash, t) {
             out.outcome = Some(Outcome::Duplicate);
             return out;
+        }
+        if let Some(j) = &mut self.journal {
+            j.seen.push((id_hash, t));
         }
         if let Some(ua) = event.web().and_then(|w| w.user_agent.as_deref()) {
             if self.bots.is_bot(model, ua) {
@@ -172,6 +180,9 @@ impl TaskState {
         let (lead, created) = find_or_create(&mut shard, &id, hash, t, &self.capture);
         if created {
             self.lead_count += 1;
+        }
+        if let Some(j) = &mut self.journal {
+            j.touched.insert(id.to_key());
         }
         lead.advance_to(model, t);
         let from = lead.stage();
@@ -337,6 +348,9 @@ impl TaskState {
             let score = lead.score_at(model, at_ms);
             let from = lead.stage();
             self.capture.touch(lead);
+            if let Some(j) = &mut self.journal {
+                j.touched.insert(key.clone());
+            }
             if at_ms < lead.hold_until_ms() || !recycles(model, from, score.total) {
                 let next = earliest_recycle(model, lead).max(at_ms + 1);
                 lead.set_recycle_due(Some(next));
@@ -387,9 +401,13 @@ impl TaskState {
             for i in slice * per_slice..(slice + 1) * per_slice {
                 let mut shard = self.leads.write_shard(i);
                 let capture = &self.capture;
+                let mut journal = self.journal.as_mut();
                 shard.retain(|lead| {
                     if lead.evictable(model, boundary) {
                         capture.touch(lead);
+                        if let Some(j) = journal.as_mut() {
+                            j.touched.insert(lead.key());
+                        }
                         evicted += 1;
                         false
                     } else {
@@ -468,6 +486,77 @@ impl TaskState {
             self.last_sweep_ms,
             self.seen.image(),
         ))
+    }
+
+    /// Starts keeping a [`Journal`] of what changes (for a changelog).
+    pub fn keep_journal(&mut self) {
+        self.journal.get_or_insert_with(Journal::default);
+    }
+
+    /// What changed since the last call (empty if no journal is kept).
+    pub fn take_journal(&mut self) -> Journal {
+        match &mut self.journal {
+            Some(j) => std::mem::take(j),
+            None => Journal::default(),
+        }
+    }
+
+    /// Puts `lead` in the table as it is, replacing a lead with its id
+    /// (state rebuilt from a changelog), and schedules its decay check.
+    pub fn put_lead(&mut self, lead: LeadState) {
+        let mut block = lead.block;
+        block.set_parity(self.capture.parity());
+        let key = block.key();
+        let due = block.recycle_due();
+        let id = key.as_id();
+        let hash = id.hash64();
+        let mut shard = self.leads.write_shard(shard_of(hash));
+        match LeadTable::find_mut(&mut shard, &id, hash) {
+            Some(existing) => {
+                self.capture.touch(existing);
+                *existing = block;
+            }
+            None => {
+                LeadTable::insert_if_absent(&mut shard, &id, hash, block);
+                self.lead_count += 1;
+            }
+        }
+        drop(shard);
+        // A stale entry of the replaced lead is skipped by the sweep (its
+        // due time no longer matches).
+        if let Some(due) = due {
+            self.schedule.insert(due, key);
+        }
+    }
+
+    /// Removes the lead `key` (evicted in the changelog); whether it was held.
+    pub fn remove_lead(&mut self, key: &LeadKey) -> bool {
+        let id = key.as_id();
+        let hash = id.hash64();
+        let mut shard = self.leads.write_shard(shard_of(hash));
+        let capture = &self.capture;
+        let before = shard.len();
+        shard.retain(|b| {
+            if b.has_id(&id) {
+                capture.touch(b);
+                false
+            } else {
+                true
+            }
+        });
+        let removed = shard.len() < before;
+        if removed {
+            self.lead_count -= 1;
+        }
+        removed
+    }
+
+    /// Sets the event-time clock and the dedupe window (state rebuilt from
+    /// a changelog checkpoint).
+    pub fn set_clock(&mut self, watermark_ms: i64, last_sweep_ms: i64, seen: SeenEvents) {
+        self.watermark_ms = watermark_ms;
+        self.last_sweep_ms = last_sweep_ms;
+        self.seen = seen;
     }
 
     /// Whether an image taken by [`TaskState::image`] is still alive.

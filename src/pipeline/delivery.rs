@@ -18,6 +18,8 @@ use crate::telemetry::health::Health;
 #[derive(Debug, Clone)]
 pub struct OwnedRecord {
     pub topic: String,
+    /// `None`: the producer's partitioner picks one from the key.
+    pub partition: Option<i32>,
     pub key: Option<Vec<u8>>,
     /// `None` is a null value (a tombstone).
     pub payload: Option<Vec<u8>>,
@@ -28,6 +30,7 @@ impl OwnedRecord {
     fn from_message(m: &BorrowedMessage<'_>) -> OwnedRecord {
         OwnedRecord {
             topic: m.topic().to_string(),
+            partition: Some(m.partition()).filter(|p| *p >= 0),
             key: m.key().map(<[u8]>::to_vec),
             payload: m.payload().map(<[u8]>::to_vec),
             headers: m.headers().map(|h| h.detach()).unwrap_or_default(),
@@ -50,7 +53,7 @@ impl OwnedRecord {
 #[derive(Debug)]
 pub enum Ack {
     /// The broker acknowledged it (`acks=all`).
-    Delivered { seq: u64 },
+    Delivered { seq: u64, offset: i64 },
     /// It could not be delivered; `record` is what was sent, to send again.
     Failed {
         seq: u64,
@@ -123,7 +126,10 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, d: Box<Delivery>) {
         let ack = match result {
-            Ok(_) => Ack::Delivered { seq: d.seq },
+            Ok(m) => Ack::Delivered {
+                seq: d.seq,
+                offset: m.offset(),
+            },
             Err((e, m)) => Ack::Failed {
                 seq: d.seq,
                 error: e.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail),

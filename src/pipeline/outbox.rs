@@ -38,6 +38,10 @@ pub enum OutputKind {
         reason: &'static str,
     },
     DeadLetter,
+    /// A changelog record of a lead or of dedupe ids.
+    Changelog,
+    /// A changelog checkpoint (its offset is reported back).
+    Checkpoint,
 }
 
 /// One output in the window.
@@ -89,6 +93,8 @@ pub struct Outbox {
     /// Largest record the producer accepts (`message.max.bytes`).
     max_record_bytes: usize,
     dead_letter_topic: String,
+    /// `(seq, offset)` of acknowledged changelog checkpoints, until taken.
+    checkpoints: Vec<(u64, i64)>,
 }
 
 impl Outbox {
@@ -106,7 +112,14 @@ impl Outbox {
             acks: Vec::new(),
             max_record_bytes,
             dead_letter_topic,
+            checkpoints: Vec::new(),
         }
+    }
+
+    /// `(seq, offset)` of the changelog checkpoints acknowledged since the
+    /// last call.
+    pub fn take_checkpoints(&mut self) -> Vec<(u64, i64)> {
+        std::mem::take(&mut self.checkpoints)
     }
 
     /// Gives `record` a sequence number and hands it to the producer (or
@@ -193,6 +206,7 @@ impl Outbox {
         let reason = format!("{what} of {size} bytes to {} refused: {code}", record.topic);
         if record.topic != self.dead_letter_topic {
             let from = std::mem::replace(&mut record.topic, self.dead_letter_topic.clone());
+            record.partition = None;
             record.headers = record
                 .headers
                 .insert(Header {
@@ -220,8 +234,11 @@ impl Outbox {
         };
         for ack in acks.drain(..) {
             match ack {
-                Ack::Delivered { seq } => {
+                Ack::Delivered { seq, offset } => {
                     if let Some(meta) = self.inflight.acknowledge(seq) {
+                        if matches!(meta.kind, OutputKind::Checkpoint) {
+                            self.checkpoints.push((seq, offset));
+                        }
                         acknowledged(&meta, counters, now_ms);
                     }
                 }
@@ -342,6 +359,7 @@ mod tests {
     fn record(topic: &str, key: usize, payload: usize) -> OwnedRecord {
         OwnedRecord {
             topic: topic.into(),
+            partition: None,
             key: Some(vec![b'k'; key]),
             payload: Some(vec![b'p'; payload]),
             headers: OwnedHeaders::new().insert(Header {

@@ -68,6 +68,7 @@ impl Publisher {
             })
         });
         OwnedRecord {
+            partition: None,
             topic: self.changes_topic.clone(),
             key: Some(change.lead_id.as_bytes().to_vec()),
             payload: Some(encode_change(change, emitted_at_ms, self.format)),
@@ -104,6 +105,7 @@ impl Publisher {
             });
         }
         OwnedRecord {
+            partition: None,
             topic: self.dlq_topic.clone(),
             key: msg.key().map(<[u8]>::to_vec),
             payload: msg.payload().map(<[u8]>::to_vec),
@@ -128,6 +130,9 @@ impl Publisher {
             }),
         )
         .headers(record.headers.clone());
+        if let Some(p) = record.partition {
+            r = r.partition(p);
+        }
         if let Some(k) = &record.key {
             r = r.key(k.as_slice());
         }

@@ -20,7 +20,7 @@ use super::encode::timed_kind;
 use super::source::{BodySource, SourceError};
 use super::wire::{self, unzigzag, Reader, WireError, FIXED32, FIXED64, LEN, VARINT};
 use crate::engine::{
-    LeadBlock, LeadId, LeadKey, LeadTable, RecycleSchedule, SeenEvents, Slot, Stage, TaskState,
+    LeadBlock, LeadId, LeadKey, LeadState, LeadTable, RecycleSchedule, SeenEvents, Slot, Stage, TaskState,
 };
 
 /// Everything a snapshot body holds, decoded.
@@ -30,6 +30,7 @@ pub(crate) struct Decoded {
     pub model_version: String,
     pub offsets: Vec<(String, i64)>,
     pub taken_at_ms: i64,
+    pub changelog_next: i64,
     pub state: TaskState,
 }
 
@@ -63,6 +64,7 @@ struct Meta {
     seen_cutoff_ms: i64,
     /// How many times `seen_cutoff_ms` was read.
     cutoff_reads: u32,
+    changelog_next: i64,
     /// The packed content of `seen_id_hashes` (8 bytes per id), as read.
     seen_ids: Vec<u8>,
     /// The packed content of `seen_time_deltas` (varints), as read.
@@ -268,6 +270,7 @@ fn decode_stream<R: Read>(
         model_version: meta.model_version,
         offsets: meta.offsets,
         taken_at_ms: meta.taken_at_ms,
+        changelog_next: meta.changelog_next,
         state: TaskState::restored(
             map,
             leads.count as usize,
@@ -475,7 +478,8 @@ fn next_field<R: Read>(
         | f::LAST_SWEEP_MS
         | f::TAKEN_AT_MS
         | f::LEAD_COUNT
-        | f::SEEN_CUTOFF_MS => r.expect(field, wt, VARINT)?,
+        | f::SEEN_CUTOFF_MS
+        | f::CHANGELOG_NEXT_OFFSET => r.expect(field, wt, VARINT)?,
         f::SEEN_ID_HASHES if wt != LEN => r.expect(field, wt, FIXED64)?,
         f::SEEN_TIME_DELTAS if wt != LEN => r.expect(field, wt, VARINT)?,
         _ => {}
@@ -495,6 +499,7 @@ fn next_field<R: Read>(
                 }
                 f::LAST_SWEEP_MS => meta.last_sweep_ms = v as i64,
                 f::TAKEN_AT_MS => meta.taken_at_ms = v as i64,
+                f::CHANGELOG_NEXT_OFFSET => meta.changelog_next = v as i64,
                 f::LEAD_COUNT => meta.lead_count_hint = Some(v),
                 f::SEEN_CUTOFF_MS => {
                     meta.seen_cutoff_ms = v as i64;
@@ -753,6 +758,16 @@ fn varints<T>(
     }
 }
 
+/// One lead from a `leadscore.v1.LeadRecord` message (a changelog
+/// record's value, see [`super::lead_record`]).
+/// The error says what is wrong and at which byte.
+pub fn lead_from_record(bytes: &[u8]) -> Result<LeadState, String> {
+    let mut cols = Columns::default();
+    let (_, block) =
+        decode_lead(bytes, 0, &mut cols).map_err(|e| format!("{} (at byte {})", e.what, e.at))?;
+    Ok(LeadState { block })
+}
+
 /// Decodes one `LeadRecord` into its id and a lead block; `cols` is
 /// scratch space reused between calls.
 fn decode_lead<'a>(
@@ -922,6 +937,7 @@ mod tests {
             // 100, then 40 earlier.
             seen_time_deltas: vec![0, -40],
             seen_cutoff_ms: 50,
+            changelog_next_offset: 0,
             leads: vec![pb::LeadRecord {
                 id: Some(pb::lead_record::Id::LeadId("x".into())),
                 stage: pb::LeadStage::Sql as i32,

@@ -17,7 +17,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::wire::{self, key, put_bytes, put_varint, put_varint_field, zigzag, Out, FIXED64, LEN};
-use crate::engine::{LeadBlock, Slot, StateImage, TaskState};
+use crate::engine::{LeadBlock, LeadState, Slot, StateImage, TaskState};
 
 /// A consistent image of one task's state plus what it covers, taken on
 /// the task thread by [`crate::snapshot::SnapshotStore::capture`] and
@@ -48,9 +48,18 @@ pub struct Captured {
     encode_duration: OnceLock<Duration>,
     /// Threads the encoding may use.
     threads: usize,
+    /// Changelog offset a restore reads from (0: no changelog).
+    pub(crate) changelog_next: i64,
 }
 
 impl Captured {
+    /// Records the changelog offset from which records may be newer than
+    /// this image (see `snapshot.proto`).
+    pub fn with_changelog_next(mut self, offset: i64) -> Captured {
+        self.changelog_next = offset;
+        self
+    }
+
     /// Partition (task) the state belongs to.
     pub fn partition(&self) -> i32 {
         self.partition
@@ -196,6 +205,39 @@ impl Chunks {
     }
 }
 
+/// Where a lead record is written: the snapshot's chunks, or one vector
+/// (a changelog record).
+trait Room {
+    /// A buffer with room for `n` more bytes.
+    fn room(&mut self, n: usize) -> &mut Vec<u8>;
+}
+
+impl Room for Chunks {
+    #[inline(always)]
+    fn room(&mut self, n: usize) -> &mut Vec<u8> {
+        Chunks::room(self, n)
+    }
+}
+
+impl Room for Vec<u8> {
+    fn room(&mut self, n: usize) -> &mut Vec<u8> {
+        self.reserve(n);
+        self
+    }
+}
+
+/// One lead as a `leadscore.v1.LeadRecord` message (the value a changelog
+/// record carries): the same encoding as in a snapshot.
+pub fn lead_record(lead: &LeadState) -> Vec<u8> {
+    let mut buf = Vec::new();
+    encode_lead(&mut buf, &lead.block);
+    // Drop the `leads` field key and length that prefix it in a snapshot.
+    let mut rest = &buf[1..];
+    let len = prost::encoding::decode_varint(&mut rest).expect("a length we just wrote");
+    debug_assert_eq!(len as usize, rest.len());
+    rest.to_vec()
+}
+
 /// Output chunks of dropped [`Captured`] images, kept for the next
 /// capture: writing into memory that is already mapped avoids a page fault
 /// per 4 KiB, which is what fresh output memory mostly costs (on the test
@@ -314,6 +356,7 @@ pub(crate) fn capture_with(
         capture_duration: started.elapsed(),
         encode_duration: OnceLock::new(),
         threads: threads.max(1),
+        changelog_next: 0,
     })
 }
 
@@ -332,7 +375,7 @@ fn encode_image(c: &Captured, mut image: StateImage) -> Vec<Vec<u8>> {
     image.walk(c.threads, |k, lead| {
         // Each walker has its own buffer: the lock is never contended.
         encode_lead(
-            &mut outs[k].lock().unwrap_or_else(PoisonError::into_inner),
+            &mut *outs[k].lock().unwrap_or_else(PoisonError::into_inner),
             lead,
         );
         *counts[k].lock().unwrap_or_else(PoisonError::into_inner) += 1;
@@ -383,6 +426,9 @@ fn encode_meta(buf: &mut Vec<u8>, c: &Captured, image: &StateImage) {
     put_varint_field(buf, f::TAKEN_AT_MS, c.taken_at_ms as u64);
     put_varint_field(buf, f::LEAD_COUNT, c.lead_count as u64);
     put_varint_field(buf, f::SEEN_CUTOFF_MS, image.seen.cutoff_ms() as u64);
+    if c.changelog_next != 0 {
+        put_varint_field(buf, f::CHANGELOG_NEXT_OFFSET, c.changelog_next as u64);
+    }
 }
 
 /// Writes the dedupe window as two packed arrays in arrival order: ids,
@@ -458,7 +504,7 @@ fn packed_len(len: usize) -> usize {
 /// Appends one `LeadRecord` (key, length, body): sizes it, takes room for
 /// it, then writes through a slice cursor.
 #[inline]
-fn encode_lead(out: &mut Chunks, lead: &LeadBlock) {
+fn encode_lead(out: &mut impl Room, lead: &LeadBlock) {
     use wire::lead as f;
     lead.with_id_bytes(|uuid, id| {
         let last = lead.last_event_ms();

@@ -39,7 +39,8 @@ mod store;
 /// Protobuf wire primitives and the field numbers of `snapshot.proto`.
 mod wire;
 
-pub use encode::{release_buffers, Captured};
+pub use decode::lead_from_record;
+pub use encode::{lead_record, release_buffers, Captured};
 pub use error::SnapshotError;
 pub use format::{Header, FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use inspect::{inspect, ChecksumStatus, Inspection};

@@ -96,6 +96,8 @@ pub struct Restored {
     pub model_version: String,
     /// Wall time the snapshot was taken, epoch ms.
     pub taken_at_ms: i64,
+    /// Changelog offset to read from for anything newer (0: none recorded).
+    pub changelog_next: i64,
     /// The file it came from.
     pub path: PathBuf,
 }
@@ -504,6 +506,7 @@ fn load_file(path: &Path, partition: Option<i32>) -> Result<Restored, SnapshotEr
         offsets: decoded.offsets,
         model_version: decoded.model_version,
         taken_at_ms: decoded.taken_at_ms,
+        changelog_next: decoded.changelog_next,
         path: path.to_path_buf(),
     })
 }

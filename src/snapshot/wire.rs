@@ -33,6 +33,7 @@ pub(crate) mod snapshot {
     pub const SEEN_TIME_DELTAS: u32 = 9;
     pub const LEADS: u32 = 10;
     pub const SEEN_CUTOFF_MS: u32 = 11;
+    pub const CHANGELOG_NEXT_OFFSET: u32 = 12;
 }
 
 /// Field numbers of `leadscore.v1.TopicOffset`.
