@@ -94,6 +94,9 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
     let changes_topic = kafka.topic("stage_changes");
     kafka.create_topic(&changes_topic, PARTITIONS);
     kafka.create_topic(&kafka.topic("dlq"), 1);
+    if kafka.is_mock() {
+        kafka.create_topic(&kafka.topic("changelog"), PARTITIONS);
+    }
 
     // The fixed event set, produced once; partition = hash(lead) % PARTITIONS.
     let mut traffic = Traffic::new(42, 20_000, 1_780_000_000_000, 30_000, TrafficMix::default());
@@ -173,10 +176,12 @@ fn scenario(events: usize, disrupt: impl FnOnce(&std::path::Path) -> Child) {
             "[kafka]\n\"bootstrap.servers\" = \"{}\"\n\"group.id\" = \"{group}\"\n\"fetch.wait.max.ms\" = 10\n\"session.timeout.ms\" = 6000\n\
              [topics]\n{topics}stage_changes = {{ name = \"{changes_topic}\" }}\ndead_letter = \"{}\"\n\
              [snapshots]\ndir = \"{}\"\ninterval_secs = 1\nevery_events = 3000\n\
-             [http]\nlisten = \"127.0.0.1:0\"\n[limits]\nmax_future_skew_secs = 100000000\n",
+             [http]\nlisten = \"127.0.0.1:0\"\n[limits]\nmax_future_skew_secs = 100000000\n\
+             [changelog]\ntopic = \"{}\"\n",
             kafka.bootstrap,
             kafka.topic("dlq"),
-            snapshots.display()
+            snapshots.display(),
+            kafka.topic("changelog")
         ),
     )
     .expect("write config");

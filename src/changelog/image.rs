@@ -81,6 +81,11 @@ impl ChangelogImage {
         Ok(())
     }
 
+    /// The ids of every lead with a record (to write them as evicted).
+    pub fn lead_keys(&self) -> Vec<LeadKey> {
+        self.leads.keys().cloned().collect()
+    }
+
     /// Records taken so far.
     pub fn records(&self) -> u64 {
         self.records

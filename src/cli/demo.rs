@@ -72,6 +72,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     mock.create_topic(&config.topics.stage_changes.name, args.partitions, 1)?;
     mock.create_topic(&config.topics.dead_letter, 1, 1)?;
+    // The mock cluster does not take CreateTopics requests: the changelog
+    // topic `run` would create is made here.
+    mock.create_topic(&config.changelog.topic, args.partitions, 1)?;
     let model = Arc::new(Model::builtin());
     eprintln!(
         "leadscore demo: mock Kafka cluster at {}, {} partitions per topic, model {}",

@@ -126,3 +126,16 @@ pub fn admin(config: &Config) -> ClientConfig {
         &[CONSUMER_ONLY, PRODUCER_ONLY].concat(),
     )
 }
+
+/// Settings for the consumers that read changelog partitions (restores and
+/// standby copies): no group, nothing committed, told when a partition ends.
+pub fn changelog_reader(config: &Config) -> ClientConfig {
+    let mut c = admin(config);
+    c.set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .set("isolation.level", "read_uncommitted");
+    c
+}

@@ -8,6 +8,9 @@
 //! `outbox.rs` (acknowledgements, retries, covered offsets) →
 //! `snapshot_writer.rs` (the snapshot that covers it).
 
+pub mod changelog_reader;
+pub mod changelog_topic;
+pub mod changelog_writer;
 pub mod context;
 pub mod coordinator;
 pub mod counters;
@@ -102,6 +105,25 @@ pub fn run(
         Duration::from_secs(config.limits.startup_timeout_secs),
     )?;
     tracing::info!(partitions, topics = ?topic_names, model = %model.version, "inbound topics are co-partitioned");
+    let changelog = if config.changelog.enabled {
+        changelog_topic::ensure(
+            &kafka_config::admin(config),
+            &config.changelog.topic,
+            partitions,
+            config.changelog.replication_factor,
+            Duration::from_secs(config.limits.startup_timeout_secs),
+        )?;
+        Some(changelog_writer::ChangelogEnv {
+            topic: config.changelog.topic.clone(),
+            flush_interval: Duration::from_millis(config.changelog.flush_interval_ms),
+            reader: kafka_config::changelog_reader(config),
+            read_timeout: Duration::from_secs(config.limits.startup_timeout_secs.max(60) * 5),
+            standby: config.changelog.standby_replicas > 0,
+        })
+    } else {
+        tracing::warn!("the changelog is off ([changelog] enabled = false): a task's state is only in its snapshot directory");
+        None
+    };
 
     let producer: OutputProducer = kafka_config::producer(config)
         .create_with_context(DeliveryContext {
@@ -134,6 +156,7 @@ pub fn run(
         inputs,
         publisher,
         writer,
+        changelog,
         on_model_change: config.snapshots.on_model_change,
         snapshot_interval: Duration::from_secs(config.snapshots.interval_secs.max(1)),
         snapshot_every_events: config.snapshots.every_events.max(1),

@@ -1,16 +1,20 @@
 //! Where a task's state comes from when it starts: the state it had when
 //! the same partition was revoked a moment ago (kept in memory), else the
-//! newest valid snapshot, else nothing (start from the earliest offset).
-//! Runs on the task's own thread, so tasks restore in parallel and the
-//! consumer keeps being polled.
+//! newest valid snapshot and then the changelog records written after it,
+//! else the changelog alone, else nothing (start from the earliest
+//! offset). Runs on the task's own thread, so tasks restore in parallel and
+//! the consumer keeps being polled.
 
 use std::time::Instant;
 
+use super::changelog_reader::read_to_end;
+use super::changelog_writer::{ChangelogCursor, ChangelogEnv, ChangelogWriter};
 use super::task::TaskEnv;
+use crate::changelog::ChangelogImage;
 use crate::config::OnModelChange;
 use crate::emit;
-use crate::engine::TaskState;
-use crate::telemetry::events::{SnapshotFallback, SnapshotRestored};
+use crate::engine::{LeadKey, TaskState};
+use crate::telemetry::events::{SnapshotFallback, SnapshotRestored, TaskRestored};
 
 /// Offset value recorded for an input that has consumed nothing yet: start
 /// from the earliest retained offset.
@@ -22,6 +26,8 @@ pub const FROM_BEGINNING: i64 = -2;
 pub struct TaskImage {
     pub state: TaskState,
     pub next_offsets: Vec<i64>,
+    /// Where the task stands in its changelog partition.
+    pub changelog: ChangelogCursor,
 }
 
 /// Where a restored image came from (metric label and log field).
@@ -29,8 +35,10 @@ pub struct TaskImage {
 pub enum RestoreSource {
     /// The state this instance held when the partition was last revoked.
     Memory,
-    /// A snapshot file.
+    /// A snapshot file (and the changelog records written after it).
     Snapshot,
+    /// The changelog alone.
+    Changelog,
     /// Nothing usable: empty state, from the earliest offset.
     Empty,
 }
@@ -40,6 +48,7 @@ impl RestoreSource {
         match self {
             RestoreSource::Memory => "memory",
             RestoreSource::Snapshot => "snapshot",
+            RestoreSource::Changelog => "changelog",
             RestoreSource::Empty => "empty",
         }
     }
@@ -52,17 +61,24 @@ pub fn restore(
     parked: Option<TaskImage>,
 ) -> (TaskImage, RestoreSource) {
     let started = Instant::now();
-    let (image, source) = match parked {
-        Some(image) => (image, RestoreSource::Memory),
-        None => match from_snapshot(env, partition) {
-            Some(image) => (image, RestoreSource::Snapshot),
-            None => (empty(env), RestoreSource::Empty),
-        },
+    let (image, source, records) = match parked {
+        Some(image) => (image, RestoreSource::Memory, 0),
+        None => {
+            let snapshot = from_snapshot(env, partition);
+            match &env.changelog {
+                Some(cl) => with_changelog(env, cl, partition, snapshot),
+                None => match snapshot {
+                    Some((image, _)) => (image, RestoreSource::Snapshot, 0),
+                    None => (empty(env), RestoreSource::Empty, 0),
+                },
+            }
+        }
     };
-    emit!(SnapshotRestored {
+    emit!(TaskRestored {
         partition,
         source: source.as_str(),
         leads: image.state.lead_count(),
+        records,
         duration: started.elapsed()
     });
     (image, source)
@@ -72,11 +88,109 @@ fn empty(env: &TaskEnv) -> TaskImage {
     TaskImage {
         state: TaskState::default(),
         next_offsets: vec![FROM_BEGINNING; env.inputs.len()],
+        changelog: ChangelogCursor::default(),
     }
 }
 
-/// The newest usable snapshot of `partition`, if any; fallbacks are counted.
-fn from_snapshot(env: &TaskEnv, partition: i32) -> Option<TaskImage> {
+/// The snapshot (if any) brought up to date with the changelog records
+/// written after it, or the state the changelog alone holds. Returns the
+/// image, its source and how many changelog records were read.
+fn with_changelog(
+    env: &TaskEnv,
+    cl: &ChangelogEnv,
+    partition: i32,
+    snapshot: Option<(TaskImage, i64)>,
+) -> (TaskImage, RestoreSource, u64) {
+    let had_snapshot = snapshot.is_some();
+    let (mut base, from) = snapshot.unwrap_or_else(|| (empty(env), 0));
+    base.changelog.read_from = from;
+    let base_source = if had_snapshot {
+        RestoreSource::Snapshot
+    } else {
+        RestoreSource::Empty
+    };
+    let mut image = ChangelogImage::default();
+    if let Err(e) = read_to_end(
+        &cl.reader,
+        &cl.topic,
+        partition,
+        from,
+        &mut image,
+        cl.read_timeout,
+    ) {
+        tracing::error!(partition, error = %e, "cannot read the changelog; going on from the snapshot (or the earliest offset) alone");
+        return (base, base_source, image.records());
+    }
+    let records = image.records();
+    if records == 0 {
+        return (base, base_source, 0);
+    }
+    if let Some(c) = image.checkpoint() {
+        if c.model_version != *env.model.version {
+            let msg = format!(
+                "changelog {} partition {partition} was written by model {} but this instance runs model {}",
+                cl.topic, c.model_version, env.model.version
+            );
+            match env.on_model_change {
+                OnModelChange::Replay => {
+                    tracing::warn!("{msg}; its leads are written as evicted and state is rebuilt from the earliest offset");
+                    let mut fresh = if had_snapshot { base } else { empty(env) };
+                    fresh.changelog.forget = image.lead_keys();
+                    return (fresh, base_source, records);
+                }
+                OnModelChange::Refuse => {
+                    env.fail(format!("{msg}; set [snapshots] on_model_change = \"replay\" to rebuild state, or run the old model"));
+                    return (base, base_source, records);
+                }
+            }
+        }
+    }
+    let names: Vec<String> = env.inputs.iter().map(|i| i.topic.clone()).collect();
+    let (topics, order) = ChangelogWriter::sorted_inputs(&names);
+    let base_sorted: Vec<i64> = order.iter().map(|i| base.next_offsets[*i]).collect();
+    let rebuilt = image.rebuild(base.state, &base_sorted, &topics);
+    let unsort = |sorted: &[i64]| {
+        let mut v = vec![FROM_BEGINNING; order.len()];
+        for (k, i) in order.iter().enumerate() {
+            v[*i] = sorted[k];
+        }
+        v
+    };
+    let skips = rebuilt
+        .skips
+        .iter()
+        .map(|(k, c): (&LeadKey, &Vec<i64>)| (k.clone(), unsort(c)))
+        .collect();
+    let image = TaskImage {
+        next_offsets: unsort(&rebuilt.positions),
+        changelog: ChangelogCursor {
+            read_from: rebuilt.checkpoint_offset.unwrap_or(from),
+            seen_live: rebuilt.seen_live,
+            seen_next: rebuilt.seen_next,
+            skips,
+            forget: Vec::new(),
+        },
+        state: rebuilt.state,
+    };
+    tracing::info!(
+        partition,
+        records,
+        leads_applied = rebuilt.leads_applied,
+        skipped_leads = image.changelog.skips.len(),
+        "changelog read"
+    );
+    let source = if had_snapshot {
+        RestoreSource::Snapshot
+    } else {
+        RestoreSource::Changelog
+    };
+    (image, source, records)
+}
+
+/// The newest usable snapshot of `partition`, if any, and the changelog
+/// offset it says to read from; fallbacks are counted.
+fn from_snapshot(env: &TaskEnv, partition: i32) -> Option<(TaskImage, i64)> {
+    let started = Instant::now();
     let store = env.writer.as_ref()?.store();
     let loaded = store.load_newest(partition);
     for f in &loaded.fallbacks {
@@ -119,8 +233,18 @@ fn from_snapshot(env: &TaskEnv, partition: i32) -> Option<TaskImage> {
                 .map_or(FROM_BEGINNING, |(_, o)| *o)
         })
         .collect();
-    Some(TaskImage {
-        state: r.state,
-        next_offsets,
-    })
+    emit!(SnapshotRestored {
+        partition,
+        source: "snapshot",
+        leads: r.state.lead_count(),
+        duration: started.elapsed()
+    });
+    Some((
+        TaskImage {
+            state: r.state,
+            next_offsets,
+            changelog: ChangelogCursor::default(),
+        },
+        r.changelog_next,
+    ))
 }

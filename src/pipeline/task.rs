@@ -19,6 +19,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
 
+use super::changelog_writer::{ChangelogEnv, ChangelogWriter};
 use super::context::PipelineContext;
 use super::counters::Counters;
 use super::doorbell::Doorbell;
@@ -59,6 +60,8 @@ pub struct TaskEnv {
     pub publisher: Publisher,
     /// `None`: snapshots are off (benchmarks).
     pub writer: Option<SnapshotWriter>,
+    /// `None`: the changelog is off.
+    pub changelog: Option<ChangelogEnv>,
     pub on_model_change: OnModelChange,
     pub snapshot_interval: Duration,
     pub snapshot_every_events: u64,
@@ -219,6 +222,8 @@ struct Task<'e> {
     progress: Arc<TaskProgress>,
     /// Records processed or outputs acknowledged since `progress` was told.
     progressed: bool,
+    /// `None`: the changelog is off.
+    changelog: Option<ChangelogWriter>,
 }
 
 /// Records between two looks at the wall clock for time-based snapshots.
@@ -235,10 +240,22 @@ impl<'e> Task<'e> {
         progress: Arc<TaskProgress>,
     ) -> Task<'e> {
         let inbox = Arc::new(super::delivery::AckInbox::new(doorbell.clone()));
+        let mut state = image.state;
+        let changelog = env.changelog.as_ref().map(|cl| {
+            state.keep_journal();
+            let names: Vec<String> = env.inputs.iter().map(|i| i.topic.clone()).collect();
+            ChangelogWriter::new(
+                cl.clone(),
+                partition,
+                &names,
+                env.model.version.clone(),
+                image.changelog,
+            )
+        });
         Task {
             env,
             partition,
-            state: image.state,
+            state,
             next_offsets: image.next_offsets,
             outbox: Outbox::new(
                 env.inputs.len(),
@@ -258,6 +275,7 @@ impl<'e> Task<'e> {
             consumer_errors: LogThrottle::new(Duration::from_secs(10)),
             progress,
             progressed: false,
+            changelog,
         }
     }
 
@@ -461,6 +479,15 @@ impl<'e> Task<'e> {
                 );
                 self.tally.dead_letter(input);
             }
+            Ok(event)
+                if self
+                    .changelog
+                    .as_ref()
+                    .is_some_and(|c| c.skip(input, offset, &event.lead_id)) =>
+            {
+                // Already in the lead's restored state (README "Recovery").
+                self.tally.outcome(input, crate::engine::Outcome::Duplicate);
+            }
             Ok(event) => {
                 let applied = self.state.apply(&env.model, &event);
                 if let Some(o) = applied.outcome {
@@ -492,6 +519,9 @@ impl<'e> Task<'e> {
         }
         drop(msg);
         self.next_offsets[input] = offset + 1;
+        if let Some(c) = &mut self.changelog {
+            c.passed(&self.next_offsets);
+        }
         self.outbox.window().processed(input, offset);
         self.since_snapshot += 1;
     }
@@ -501,6 +531,7 @@ impl<'e> Task<'e> {
     /// retry is due.
     fn settle(&mut self, positions: &impl Positions) -> Option<std::time::Instant> {
         let retry_at = self.outbox.poll(&self.env.publisher, &self.env.counters);
+        self.flush_changelog();
         let mut covered = false;
         self.outbox.window().drain_covered(|input, offset| {
             covered = true;
@@ -538,6 +569,18 @@ impl<'e> Task<'e> {
         self.doorbell.wait(max.map_or(cap, |m| m.min(cap)));
     }
 
+    /// Moves the changelog flush on (see `changelog_writer.rs`).
+    fn flush_changelog(&mut self) {
+        if let Some(c) = &mut self.changelog {
+            c.advance(
+                &mut self.state,
+                &self.next_offsets,
+                &mut self.outbox,
+                &self.env.publisher,
+            );
+        }
+    }
+
     /// Captures the state at the current position when a snapshot is due
     /// (or when `force`d and there is anything new), unless one is already
     /// waiting or being written.
@@ -566,6 +609,12 @@ impl<'e> Task<'e> {
     /// An image of the state at the current position, or `None` while the
     /// previous image has not been encoded or dropped yet.
     fn capture(&mut self) -> Option<crate::snapshot::Captured> {
+        // With a changelog, the snapshot says where to read it from; none
+        // while restored leads still cover more than the position.
+        let read_from = match &self.changelog {
+            Some(c) => Some(c.snapshot_read_from()?),
+            None => None,
+        };
         let offsets: Vec<(String, i64)> = self
             .env
             .inputs
@@ -580,6 +629,10 @@ impl<'e> Task<'e> {
             &self.env.model.version,
             super::wall_clock_ms(),
         )?;
+        let captured = match read_from {
+            Some(offset) => captured.with_changelog_next(offset),
+            None => captured,
+        };
         self.since_snapshot = 0;
         self.last_capture = Instant::now();
         Some(captured)
@@ -594,6 +647,9 @@ impl<'e> Task<'e> {
             partition: self.partition,
             leads: self.state.lead_count()
         });
+        if let Some(c) = &self.changelog {
+            c.refresh_gauges();
+        }
     }
 
     /// Stops: waits up to the drain timeout for every output to be
@@ -602,9 +658,14 @@ impl<'e> Task<'e> {
     fn drain(mut self, positions: &impl Positions) -> Option<TaskImage> {
         let deadline = Instant::now() + self.env.drain_timeout;
         self.tally.flush(&self.env.inputs, &self.env.counters);
+        // A last changelog flush, so the next owner resumes from here.
+        if let Some(c) = &mut self.changelog {
+            c.request_flush();
+        }
         loop {
             let retry_at = self.settle(positions);
-            let settled = self.outbox.window_ref().is_settled();
+            let settled = self.outbox.window_ref().is_settled()
+                && self.changelog.as_ref().is_none_or(|c| c.is_settled());
             let writing = self.snapshots.is_busy();
             let now = Instant::now();
             if (settled && !writing) || now >= deadline {
@@ -616,7 +677,9 @@ impl<'e> Task<'e> {
             }
             self.doorbell.wait(wait.min(Duration::from_millis(100)));
         }
-        if !self.outbox.window_ref().is_settled() {
+        if !self.outbox.window_ref().is_settled()
+            || self.changelog.as_ref().is_some_and(|c| !c.is_settled())
+        {
             let oldest = self.outbox.window_ref().oldest_unacknowledged().copied();
             tracing::warn!(
                 partition = self.partition,
@@ -655,6 +718,10 @@ impl<'e> Task<'e> {
         Some(TaskImage {
             state: self.state,
             next_offsets: self.next_offsets,
+            changelog: self
+                .changelog
+                .map(ChangelogWriter::into_cursor)
+                .unwrap_or_default(),
         })
     }
 }

@@ -30,7 +30,15 @@ pub const METRIC_NAMES: &[&str] = &[
     "leadscore_enforced_merges_total",
     "leadscore_outputs_rerouted_total",
     "leadscore_offsets_skipped_total",
+    "leadscore_restores_total",
+    "leadscore_restore_duration_seconds",
+    "leadscore_changelog_records_restored_total",
+    "leadscore_changelog_records_written_total",
+    "leadscore_changelog_checkpoint_age_seconds",
 ];
+
+/// Where a task's state came from (`source` of `leadscore_restores_total`).
+pub const RESTORE_SOURCES: &[&str] = &["memory", "snapshot", "changelog", "standby", "empty"];
 
 /// Every (from, to, reason) the stage machine can produce (`engine/task.rs`:
 /// threshold and signal promotions, the instant rule, an event that lowers
@@ -122,6 +130,31 @@ pub fn describe_all() {
         "Time in seconds to load and verify a task's newest snapshot when its partition is assigned (observed only when a snapshot was found)."
     );
     describe_counter!(
+        "leadscore_restores_total",
+        Unit::Count,
+        "Task restores, in restores, by source: memory (kept from a moment ago), snapshot (a local file, plus the changelog records after it), changelog (the changelog alone), standby (a warm copy), empty (nothing found)."
+    );
+    describe_histogram!(
+        "leadscore_restore_duration_seconds",
+        Unit::Seconds,
+        "Time in seconds from a partition's assignment to its task being ready to process, by source (see leadscore_restores_total)."
+    );
+    describe_counter!(
+        "leadscore_changelog_records_restored_total",
+        Unit::Count,
+        "Changelog records read to restore tasks, in records (a warm standby copy reads only what it had not seen)."
+    );
+    describe_counter!(
+        "leadscore_changelog_records_written_total",
+        Unit::Count,
+        "Changelog records acknowledged by the broker, in records, by kind (lead, evicted, seen, checkpoint)."
+    );
+    describe_gauge!(
+        "leadscore_changelog_checkpoint_age_seconds",
+        Unit::Seconds,
+        "Seconds since the task's last changelog checkpoint was acknowledged (since the task started, before the first): how much processing a takeover would repeat."
+    );
+    describe_counter!(
         "leadscore_snapshot_fallbacks_total",
         Unit::Count,
         "Snapshots that could not be used, in snapshots, by kind (corrupt, truncated, unreadable, model_version); an older snapshot or the earliest offset was used instead."
@@ -173,6 +206,14 @@ pub fn register_zeroes() {
         let _registered = histogram!(name);
     }
     gauge!("leadscore_tasks_assigned").set(0.0);
+    for source in RESTORE_SOURCES {
+        counter!("leadscore_restores_total", "source" => *source).increment(0);
+        let _registered = histogram!("leadscore_restore_duration_seconds", "source" => *source);
+    }
+    counter!("leadscore_changelog_records_restored_total").increment(0);
+    for kind in ["lead", "evicted", "seen", "checkpoint"] {
+        counter!("leadscore_changelog_records_written_total", "kind" => kind).increment(0);
+    }
     counter!("leadscore_snapshot_failures_total").increment(0);
     counter!("leadscore_enforced_merges_total").increment(0);
     for action in ["truncated", "dead_lettered", "dropped"] {
@@ -364,6 +405,59 @@ impl InternalEvent for SnapshotRestored {
         );
         histogram!("leadscore_snapshot_restore_duration_seconds")
             .record(self.duration.as_secs_f64());
+    }
+}
+
+/// A task's state is ready: where it came from and what it took.
+pub struct TaskRestored {
+    pub partition: i32,
+    pub source: &'static str,
+    pub leads: usize,
+    /// Changelog records read for it.
+    pub records: u64,
+    pub duration: Duration,
+}
+
+impl InternalEvent for TaskRestored {
+    fn emit(self) {
+        tracing::info!(
+            partition = self.partition,
+            source = self.source,
+            leads = self.leads,
+            changelog_records = self.records,
+            ms = self.duration.as_millis() as u64,
+            "task state restored"
+        );
+        counter!("leadscore_restores_total", "source" => self.source).increment(1);
+        histogram!("leadscore_restore_duration_seconds", "source" => self.source)
+            .record(self.duration.as_secs_f64());
+        counter!("leadscore_changelog_records_restored_total").increment(self.records);
+    }
+}
+
+/// Changelog records the broker acknowledged, by kind.
+pub struct ChangelogWritten {
+    pub kind: &'static str,
+    pub records: u64,
+}
+
+impl InternalEvent for ChangelogWritten {
+    fn emit(self) {
+        counter!("leadscore_changelog_records_written_total", "kind" => self.kind)
+            .increment(self.records);
+    }
+}
+
+/// Seconds since a task's last acknowledged changelog checkpoint.
+pub struct ChangelogCheckpointAge {
+    pub partition: i32,
+    pub age: Duration,
+}
+
+impl InternalEvent for ChangelogCheckpointAge {
+    fn emit(self) {
+        gauge!("leadscore_changelog_checkpoint_age_seconds", "partition" => self.partition.to_string())
+            .set(self.age.as_secs_f64());
     }
 }
 

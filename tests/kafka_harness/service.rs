@@ -72,6 +72,11 @@ impl Setup {
         }
         kafka.create_topic(&kafka.topic("stage_changes"), partitions);
         kafka.create_topic(&kafka.topic("dlq"), 1);
+        // A real broker gets it from `run`; the mock cluster takes no
+        // CreateTopics requests.
+        if kafka.is_mock() {
+            kafka.create_topic(&kafka.topic("changelog"), partitions);
+        }
         let group = kafka.topic("group");
         Setup {
             kafka,
@@ -106,6 +111,16 @@ impl Setup {
             k.topic("dlq"),
             self.snapshots.path().display()
         );
+        // The changelog topic of this test, in the `[changelog]` table of
+        // `extra` if it has one.
+        let topic = format!("topic = \"{}\"\n", k.topic("changelog"));
+        let text = match text.find("[changelog]\n") {
+            Some(at) => {
+                let at = at + "[changelog]\n".len();
+                format!("{}{topic}{}", &text[..at], &text[at..])
+            }
+            None => format!("{text}\n[changelog]\n{topic}"),
+        };
         Config::parse(&text, "test config", []).expect("test config")
     }
 

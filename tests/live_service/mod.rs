@@ -47,6 +47,9 @@ impl LiveService {
         }
         kafka.create_topic(&kafka.topic("stage_changes"), PARTITIONS);
         kafka.create_topic(&kafka.topic("dlq"), 1);
+        if kafka.is_mock() {
+            kafka.create_topic(&kafka.topic("changelog"), PARTITIONS);
+        }
         let snapshots = tempfile::tempdir().expect("snapshot dir");
         let config = config(&kafka, snapshots.path());
         let handles = ServiceHandles::default();
@@ -202,12 +205,13 @@ fn config(kafka: &TestKafka, snapshots: &std::path::Path) -> Config {
         "[kafka]\n\"bootstrap.servers\" = \"{}\"\n\"group.id\" = \"{}\"\n\"fetch.wait.max.ms\" = 10\n\"session.timeout.ms\" = 6000\n\
          [topics]\n{topics}stage_changes = {{ name = \"{}\" }}\ndead_letter = \"{}\"\n\
          [snapshots]\ndir = \"{}\"\ninterval_secs = 1\n[http]\nlisten = \"127.0.0.1:0\"\n\
-         [limits]\nmax_future_skew_secs = 100000000\n",
+         [limits]\nmax_future_skew_secs = 100000000\n[changelog]\ntopic = \"{}\"\n",
         kafka.bootstrap,
         kafka.topic("group"),
         kafka.topic("stage_changes"),
         kafka.topic("dlq"),
-        snapshots.display()
+        snapshots.display(),
+        kafka.topic("changelog")
     );
     Config::parse(&text, "test config", []).expect("test config")
 }

@@ -80,8 +80,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
 }
 
 /// The pipeline config of a bench phase: `prefix` names the topics,
-/// `group` the consumer group and snapshot directory, `snapshots` turns
-/// them on or off.
+/// `group` the consumer group, snapshot directory and changelog topic,
+/// `snapshots` turns snapshots and the changelog on or off.
 fn config(bootstrap: &str, prefix: &str, group: &str, snapshots: bool) -> Result<Config> {
     let dir = std::env::temp_dir().join(format!("leadscore-bench-{}-{group}", std::process::id()));
     let mut topics = String::new();
@@ -96,6 +96,7 @@ fn config(bootstrap: &str, prefix: &str, group: &str, snapshots: bool) -> Result
         "[kafka]\n\"bootstrap.servers\" = \"{bootstrap}\"\n\"group.id\" = \"bench-{group}\"\n\
          [topics]\n{topics}stage_changes = {{ name = \"{prefix}.stage_changes\" }}\ndead_letter = \"{prefix}.dlq\"\n\
          [snapshots]\nenabled = {snapshots}\ndir = \"{}\"\n\
+         [changelog]\nenabled = {snapshots}\ntopic = \"{prefix}.{group}.changelog\"\n\
          [limits]\nmax_future_skew_secs = 100000000\n",
         dir.display()
     );
@@ -113,5 +114,8 @@ fn create_topics(
     }
     mock.create_topic(&config.topics.stage_changes.name, partitions, 1)?;
     mock.create_topic(&config.topics.dead_letter, 1, 1)?;
+    if config.changelog.enabled {
+        mock.create_topic(&config.changelog.topic, partitions, 1)?;
+    }
     Ok(())
 }

@@ -1,0 +1,381 @@
+//! A task's side of the changelog: every flush interval it writes the leads
+//! it changed (each once, as of one processing position P), the event ids
+//! its dedupe window took in, and a checkpoint for P, in that order and
+//! each step only once the one before is acknowledged:
+//!
+//! 1. capture at P: the engine's journal says which leads changed; their
+//!    state is copied now (records are built, not sent);
+//! 2. once every output derived up to P is acknowledged, the records go
+//!    out (so no record covers an event whose stage change could be lost);
+//! 3. once they are acknowledged, the checkpoint for P goes out;
+//! 4. its acknowledged offset is where a snapshot taken from then on says
+//!    the changelog is to be read from.
+//!
+//! One flush is in flight at a time, so a lead's records reach the log in
+//! the order they were taken. After a restore, leads whose record covers
+//! more than the restored position are skipped for the events they already
+//! include (`skip`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::message::OwnedHeaders;
+use rdkafka::ClientConfig;
+
+use super::delivery::OwnedRecord;
+use super::outbox::{Outbox, OutputKind, OutputMeta};
+use super::publisher::Publisher;
+use crate::changelog::{
+    checkpoint_key, encode_checkpoint, encode_lead, encode_seen, lead_key, seen_key, Checkpoint,
+};
+use crate::emit;
+use crate::engine::{LeadKey, TaskState};
+use crate::telemetry::events::{ChangelogCheckpointAge, ChangelogWritten};
+
+/// What every task needs to write and read its changelog partition.
+#[derive(Clone)]
+pub struct ChangelogEnv {
+    pub topic: String,
+    pub flush_interval: Duration,
+    /// Settings of the consumers that read it back.
+    pub reader: ClientConfig,
+    /// Longest a restore may spend reading one partition.
+    pub read_timeout: Duration,
+    /// Warm copies of the tasks this instance does not own.
+    pub standby: bool,
+}
+
+/// Where a task stands in its changelog partition: what a stopped task
+/// hands on to the next run on this instance, and what a restore yields.
+#[derive(Debug, Default, Clone)]
+pub struct ChangelogCursor {
+    /// The offset a snapshot taken now tells a restore to read from: the
+    /// newest acknowledged (or restored) checkpoint.
+    pub read_from: i64,
+    /// Dedupe batches that may still hold live ids: `(seq, newest time)`.
+    pub seen_live: VecDeque<(u64, i64)>,
+    pub seen_next: u64,
+    /// Leads whose restored state covers more than the restored position,
+    /// with the next offset per input (task input order) it includes.
+    pub skips: HashMap<LeadKey, Vec<i64>>,
+    /// Leads of an image that was dropped (another model): written as
+    /// evicted at the first flush.
+    pub forget: Vec<LeadKey>,
+}
+
+enum Phase {
+    Idle,
+    /// Taken at a position; waits for the outputs issued before `needs`.
+    Held {
+        records: Vec<(OwnedRecord, &'static str)>,
+        checkpoint: OwnedRecord,
+        needs: u64,
+    },
+    /// Records sent; the checkpoint goes once they are acknowledged.
+    Sent {
+        checkpoint: OwnedRecord,
+        needs: u64,
+        counts: [u64; 3],
+    },
+    /// The checkpoint is output `seq`.
+    Confirming { seq: u64, counts: [u64; 3] },
+}
+
+/// The changelog writer of one task.
+pub struct ChangelogWriter {
+    env: ChangelogEnv,
+    partition: i32,
+    /// Inbound topic names, sorted (the order positions are written in)...
+    topics: Vec<String>,
+    /// ...and the task input index of each.
+    order: Vec<usize>,
+    model_version: Arc<str>,
+    cursor: ChangelogCursor,
+    /// Input positions the skips reach (task input order).
+    skip_until: Vec<i64>,
+    phase: Phase,
+    last_flush: Instant,
+    last_checkpoint: Instant,
+    /// Position of the last checkpoint taken (nothing new: no flush).
+    flushed_at: Vec<i64>,
+    /// A flush is to be taken as soon as the one in flight is done.
+    flush_requested: bool,
+}
+
+impl ChangelogWriter {
+    pub fn new(
+        env: ChangelogEnv,
+        partition: i32,
+        inputs: &[String],
+        model_version: Arc<str>,
+        cursor: ChangelogCursor,
+    ) -> ChangelogWriter {
+        let (topics, order) = ChangelogWriter::sorted_inputs(inputs);
+        let mut skip_until = vec![i64::MIN; inputs.len()];
+        for covers in cursor.skips.values() {
+            for (u, c) in skip_until.iter_mut().zip(covers) {
+                *u = (*u).max(*c);
+            }
+        }
+        ChangelogWriter {
+            env,
+            partition,
+            topics,
+            order,
+            model_version,
+            cursor,
+            skip_until,
+            phase: Phase::Idle,
+            last_flush: Instant::now(),
+            last_checkpoint: Instant::now(),
+            flushed_at: Vec::new(),
+            flush_requested: false,
+        }
+    }
+
+    /// Inbound topic names sorted, and the task input index of each.
+    pub fn sorted_inputs(inputs: &[String]) -> (Vec<String>, Vec<usize>) {
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        order.sort_by(|a, b| inputs[*a].cmp(&inputs[*b]));
+        (order.iter().map(|i| inputs[*i].clone()).collect(), order)
+    }
+
+    /// Whether the event at `offset` of input `input` for `lead_id` is
+    /// already in the lead's restored state.
+    pub fn skip(&self, input: usize, offset: i64, lead_id: &str) -> bool {
+        if self.cursor.skips.is_empty() {
+            return false;
+        }
+        self.cursor
+            .skips
+            .get(&LeadKey::parse(lead_id))
+            .is_some_and(|covers| offset < covers[input])
+    }
+
+    /// Forgets the skips once every input has passed them.
+    pub fn passed(&mut self, next_offsets: &[i64]) {
+        if !self.cursor.skips.is_empty()
+            && next_offsets
+                .iter()
+                .zip(&self.skip_until)
+                .all(|(n, u)| n >= u)
+        {
+            self.cursor.skips.clear();
+        }
+    }
+
+    /// The offset a snapshot of the current state reads the changelog
+    /// from; `None` while restored leads cover more than the position (a
+    /// snapshot now would claim their events are not yet applied).
+    pub fn snapshot_read_from(&self) -> Option<i64> {
+        self.cursor.skips.is_empty().then_some(self.cursor.read_from)
+    }
+
+    /// Asks for a flush of everything up to the current position, after the
+    /// one in flight (a stopping task's last one).
+    pub fn request_flush(&mut self) {
+        self.flush_requested = true;
+    }
+
+    /// Drives the flush: takes a new one when due (or requested), sends
+    /// what has become sendable, and takes checkpoint acknowledgements.
+    pub fn advance(
+        &mut self,
+        state: &mut TaskState,
+        next_offsets: &[i64],
+        outbox: &mut Outbox,
+        publisher: &Publisher,
+    ) {
+        let acked = outbox.take_checkpoints();
+        loop {
+            match std::mem::replace(&mut self.phase, Phase::Idle) {
+                Phase::Idle => {
+                    if !self.flush_requested && self.last_flush.elapsed() < self.env.flush_interval
+                    {
+                        return;
+                    }
+                    self.flush_requested = false;
+                    if self.take(state, next_offsets, outbox) {
+                        continue;
+                    }
+                    return;
+                }
+                Phase::Held {
+                    records,
+                    checkpoint,
+                    needs,
+                } => {
+                    if !outbox.window_ref().acknowledged_below(needs) {
+                        self.phase = Phase::Held {
+                            records,
+                            checkpoint,
+                            needs,
+                        };
+                        return;
+                    }
+                    let mut counts = [0u64; 3];
+                    for (r, kind) in records {
+                        counts[match kind {
+                            "lead" => 0,
+                            "evicted" => 1,
+                            _ => 2,
+                        }] += 1;
+                        outbox.send(publisher, r, changelog_meta(OutputKind::Changelog));
+                    }
+                    self.phase = Phase::Sent {
+                        checkpoint,
+                        needs: outbox.window_ref().next_seq(),
+                        counts,
+                    };
+                }
+                Phase::Sent {
+                    checkpoint,
+                    needs,
+                    counts,
+                } => {
+                    if !outbox.window_ref().acknowledged_below(needs) {
+                        self.phase = Phase::Sent {
+                            checkpoint,
+                            needs,
+                            counts,
+                        };
+                        return;
+                    }
+                    let seq = outbox.window_ref().next_seq();
+                    outbox.send(
+                        publisher,
+                        checkpoint,
+                        changelog_meta(OutputKind::Checkpoint),
+                    );
+                    self.phase = Phase::Confirming { seq, counts };
+                }
+                Phase::Confirming { seq, counts } => {
+                    let Some(&(_, offset)) = acked.iter().find(|(s, _)| *s == seq) else {
+                        self.phase = Phase::Confirming { seq, counts };
+                        return;
+                    };
+                    self.cursor.read_from = offset;
+                    self.last_checkpoint = Instant::now();
+                    for (kind, n) in ["lead", "evicted", "seen"].into_iter().zip(counts) {
+                        emit!(ChangelogWritten { kind, records: n });
+                    }
+                    emit!(ChangelogWritten {
+                        kind: "checkpoint",
+                        records: 1
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether every flush taken or requested so far is acknowledged.
+    pub fn is_settled(&self) -> bool {
+        matches!(self.phase, Phase::Idle) && !self.flush_requested
+    }
+
+    /// Reports the checkpoint age gauge.
+    pub fn refresh_gauges(&self) {
+        emit!(ChangelogCheckpointAge {
+            partition: self.partition,
+            age: self.last_checkpoint.elapsed(),
+        });
+    }
+
+    /// What the next run of this task on this instance starts from.
+    pub fn into_cursor(self) -> ChangelogCursor {
+        self.cursor
+    }
+
+    /// Takes a flush at the current position; false if nothing changed.
+    fn take(&mut self, state: &mut TaskState, next_offsets: &[i64], outbox: &Outbox) -> bool {
+        self.last_flush = Instant::now();
+        let journal = state.take_journal();
+        let forget = std::mem::take(&mut self.cursor.forget);
+        if journal.is_empty() && forget.is_empty() && self.flushed_at == next_offsets {
+            return false;
+        }
+        self.flushed_at = next_offsets.to_vec();
+        let sorted = |v: &[i64]| -> Vec<i64> { self.order.iter().map(|i| v[*i]).collect() };
+        let mut records = Vec::with_capacity(journal.touched.len() + 2);
+        for key in journal.touched.iter().chain(&forget) {
+            let id = key.to_string();
+            let value = state.lead(&id).map(|lead| {
+                // A restored lead that covers more keeps saying so.
+                let covers = match self.cursor.skips.get(key) {
+                    Some(c) => next_offsets
+                        .iter()
+                        .zip(c)
+                        .map(|(n, c)| (*n).max(*c))
+                        .collect(),
+                    None => next_offsets.to_vec(),
+                };
+                encode_lead(&lead, &sorted(&covers))
+            });
+            let kind = if value.is_some() { "lead" } else { "evicted" };
+            records.push((self.record(lead_key(&id), value), kind));
+        }
+        if !journal.seen.is_empty() {
+            let seq = self.cursor.seen_next;
+            self.cursor.seen_next += 1;
+            let newest = journal.seen.iter().map(|e| e.1).max().unwrap_or(i64::MIN);
+            self.cursor.seen_live.push_back((seq, newest));
+            records.push((
+                self.record(seen_key(seq), Some(encode_seen(seq, &journal.seen))),
+                "seen",
+            ));
+        }
+        let cutoff = state.seen().cutoff_ms();
+        while let Some(&(seq, newest)) = self.cursor.seen_live.front() {
+            if newest >= cutoff {
+                break;
+            }
+            self.cursor.seen_live.pop_front();
+            records.push((self.record(seen_key(seq), None), "seen"));
+        }
+        let checkpoint = Checkpoint {
+            positions: self
+                .topics
+                .iter()
+                .cloned()
+                .zip(sorted(next_offsets))
+                .collect(),
+            watermark_ms: state.watermark_ms(),
+            last_sweep_ms: state.last_sweep_ms(),
+            seen_cutoff_ms: cutoff,
+            seen_first_live: self
+                .cursor
+                .seen_live
+                .front()
+                .map_or(self.cursor.seen_next, |s| s.0),
+            seen_next: self.cursor.seen_next,
+            model_version: self.model_version.to_string(),
+            written_at_ms: super::wall_clock_ms(),
+        };
+        let checkpoint = self.record(checkpoint_key(), Some(encode_checkpoint(&checkpoint)));
+        self.phase = Phase::Held {
+            records,
+            checkpoint,
+            needs: outbox.window_ref().next_seq(),
+        };
+        true
+    }
+
+    fn record(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> OwnedRecord {
+        OwnedRecord {
+            topic: self.env.topic.clone(),
+            partition: Some(self.partition),
+            key: Some(key),
+            payload: value,
+            headers: OwnedHeaders::new(),
+        }
+    }
+}
+
+fn changelog_meta(kind: OutputKind) -> OutputMeta {
+    OutputMeta {
+        kind,
+        source_ts_ms: None,
+    }
+}
