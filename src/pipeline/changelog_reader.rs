@@ -20,8 +20,10 @@ pub struct ReadStats {
 }
 
 /// Reads partition `partition` of `topic` from `from` (an offset; below
-/// the log start means from the beginning) up to the high watermark it
-/// had when the read began. Gives up after `timeout`.
+/// the log start means from the beginning) until the reader reports the
+/// end of the partition. Gives up after `timeout`. (The end is taken from
+/// the fetch, not from ListOffsets, which some Kafka-protocol brokers
+/// answer inexactly.)
 pub fn read_to_end(
     client: &ClientConfig,
     topic: &str,
@@ -30,36 +32,26 @@ pub fn read_to_end(
     image: &mut ChangelogImage,
     timeout: Duration,
 ) -> Result<ReadStats, PipelineError> {
-    let failed = |what: String| {
-        PipelineError::Kafka(format!(
-            "changelog {topic} partition {partition}: {what}"
-        ))
-    };
+    let failed =
+        |what: String| PipelineError::Kafka(format!("changelog {topic} partition {partition}: {what}"));
     let consumer: BaseConsumer = client
         .create()
         .map_err(|e| failed(format!("cannot create a reader: {e}")))?;
-    let (low, high) = consumer
-        .fetch_watermarks(topic, partition, timeout)
-        .map_err(|e| failed(format!("cannot read its offsets: {e}")))?;
-    let start = from.max(low);
     let mut stats = ReadStats {
         records: 0,
-        next: start,
+        next: from.max(0),
     };
-    if start >= high {
-        return Ok(stats);
-    }
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(start))
+    tpl.add_partition_offset(topic, partition, Offset::Offset(from.max(0)))
         .map_err(|e| failed(e.to_string()))?;
     consumer
         .assign(&tpl)
         .map_err(|e| failed(format!("cannot assign: {e}")))?;
     let deadline = Instant::now() + timeout;
-    while stats.next < high {
+    loop {
         if Instant::now() >= deadline {
             return Err(failed(format!(
-                "read {} records up to offset {} of {high} in {}s; the restore gives up",
+                "read {} records up to offset {} in {}s without reaching the end; the restore gives up",
                 stats.records,
                 stats.next,
                 timeout.as_secs()
@@ -73,19 +65,11 @@ pub fn read_to_end(
                 stats.records += 1;
                 stats.next = m.offset() + 1;
             }
-            // Compaction leaves gaps: the end may come before `high`.
-            Some(Err(KafkaError::PartitionEOF(_))) => {
-                let (_, now_high) = consumer
-                    .fetch_watermarks(topic, partition, Duration::from_secs(5))
-                    .unwrap_or((0, high));
-                if stats.next >= now_high.min(high) || now_high <= stats.next {
-                    break;
-                }
+            Some(Err(KafkaError::PartitionEOF(_))) => return Ok(stats),
+            Some(Err(e)) => {
+                tracing::warn!(topic, partition, error = %e, "changelog read error; retrying")
             }
-            Some(Err(e)) => tracing::warn!(topic, partition, error = %e, "changelog read error; retrying"),
             None => {}
         }
     }
-    stats.next = stats.next.max(high);
-    Ok(stats)
 }

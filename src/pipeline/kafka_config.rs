@@ -128,10 +128,17 @@ pub fn admin(config: &Config) -> ClientConfig {
 }
 
 /// Settings for the consumers that read changelog partitions (restores and
-/// standby copies): no group, nothing committed, told when a partition ends.
+/// standby copies): assigned, never in the group (librdkafka wants a group
+/// id all the same), nothing committed, told when a partition ends.
 pub fn changelog_reader(config: &Config) -> ClientConfig {
     let mut c = admin(config);
-    c.set("enable.auto.commit", "false")
+    let group = config
+        .kafka_properties()
+        .into_iter()
+        .find(|(k, _)| k == "group.id")
+        .map_or_else(|| "leadscore".to_string(), |(_, v)| v);
+    c.set("group.id", format!("{group}.changelog-reader"))
+        .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")

@@ -1,0 +1,164 @@
+//! Restores from the changelog topic (README "Recovery"): a task with no
+//! local snapshot, or a damaged one, gets its state back from the
+//! changelog and resumes its inbound partitions where that state ends.
+//! On the mock cluster by default, on a real broker with
+//! `LEADSCORE_TEST_BROKERS`.
+
+mod kafka_harness;
+
+use std::time::Duration;
+
+use kafka_harness::service::*;
+use kafka_harness::*;
+use serde_json::Value;
+
+/// The sum of the samples of `name` (with any labels) in a scrape.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// The stage, score and history of each of `leads` that the service holds,
+/// as `/leads` shows them.
+fn lead_views(addr: std::net::SocketAddr, leads: &[String]) -> Vec<(String, Value)> {
+    leads
+        .iter()
+        .filter_map(|id| {
+            let (code, body) = http_get(addr, &format!("/leads/{id}"));
+            (code == 200).then(|| {
+                let v: Value = serde_json::from_str(&body).expect("lead json");
+                let kept = serde_json::json!([v["stage"], v["score"], v["history"]]);
+                (id.clone(), kept)
+            })
+        })
+        .collect()
+}
+
+fn sample_leads(lines: &[String]) -> Vec<String> {
+    let mut leads: Vec<String> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["lead_id"].as_str().map(str::to_string))
+        .collect();
+    leads.sort();
+    leads.dedup();
+    leads
+}
+
+#[test]
+fn without_its_snapshots_a_task_comes_back_from_the_changelog() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("leadscore=info")
+        .with_test_writer()
+        .try_init();
+    let s = Setup::new(2);
+    let lines = sample_lines();
+    let expected = expected_changes(&lines).len();
+    s.produce_lines(&lines);
+    let first = s.start();
+    assert_eq!(
+        s.kafka
+            .read_all(&s.kafka.topic("stage_changes"), expected, Duration::from_secs(60))
+            .len(),
+        expected
+    );
+    let before = lead_views(first.addr, &sample_leads(&lines));
+    assert!(before.len() >= 4, "the sample's leads are held: {before:?}");
+    // Both services of this test share the process's metrics recorder:
+    // counts are compared with what the first one left.
+    let (_, at_stop) = http_get(first.addr, "/metrics");
+    first.stop();
+
+    // Another machine: an empty snapshot directory.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let mut config = s.config();
+    config.snapshots.dir = elsewhere.path().to_path_buf();
+    let second = s.start_with(config, leadscore::model::Model::builtin());
+    second.wait_ready(Duration::from_secs(30));
+    let (_, metrics) = http_get(second.addr, "/metrics");
+    let grew = |name: &str| metric(&metrics, name) - metric(&at_stop, name);
+    assert_eq!(
+        grew("leadscore_restores_total{source=\"changelog\"}"),
+        2.0,
+        "both tasks restored from the changelog:\n{metrics}"
+    );
+    assert!(grew("leadscore_changelog_records_restored_total") > 0.0);
+    assert_eq!(
+        lead_views(second.addr, &sample_leads(&lines)),
+        before,
+        "every lead as it was"
+    );
+    // It resumed after the events the state covers: nothing re-emitted,
+    // nothing consumed again.
+    assert_eq!(grew("leadscore_events_total"), 0.0, "{metrics}");
+    let out = s
+        .kafka
+        .read_all(&s.kafka.topic("stage_changes"), expected + 1, Duration::from_secs(5));
+    assert_eq!(out.len(), expected, "no change emitted again");
+    second.stop();
+}
+
+#[test]
+fn a_damaged_snapshot_falls_back_to_the_changelog() {
+    let s = Setup::new(1);
+    let lines = sample_lines();
+    let expected = expected_changes(&lines).len();
+    s.produce_lines(&lines);
+    let first = s.start();
+    assert_eq!(
+        s.kafka
+            .read_all(&s.kafka.topic("stage_changes"), expected, Duration::from_secs(60))
+            .len(),
+        expected
+    );
+    let before = lead_views(first.addr, &sample_leads(&lines));
+    let (_, at_stop) = http_get(first.addr, "/metrics");
+    first.stop();
+
+    // Every snapshot file of the task loses a byte in its body.
+    let mut damaged = 0;
+    for entry in walk(s.snapshots.path()) {
+        if entry.extension().is_some_and(|x| x == "snap") {
+            let mut bytes = std::fs::read(&entry).expect("read snapshot");
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0xFF;
+            std::fs::write(&entry, bytes).expect("damage snapshot");
+            damaged += 1;
+        }
+    }
+    assert!(damaged >= 1, "the stop left a snapshot");
+
+    let second = s.start();
+    second.wait_ready(Duration::from_secs(30));
+    let (_, metrics) = http_get(second.addr, "/metrics");
+    let grew = |name: &str| metric(&metrics, name) - metric(&at_stop, name);
+    assert!(
+        grew("leadscore_snapshot_fallbacks_total") >= 1.0,
+        "the damaged file was refused"
+    );
+    assert_eq!(
+        grew("leadscore_restores_total{source=\"changelog\"}"),
+        1.0,
+        "the task came back from the changelog"
+    );
+    assert_eq!(lead_views(second.addr, &sample_leads(&lines)), before);
+    assert_eq!(grew("leadscore_events_total"), 0.0, "nothing consumed again");
+    second.stop();
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
