@@ -464,11 +464,14 @@ pub(crate) const MAX_JSON_DEPTH: usize = 64;
 
 /// Refuses JSON nested deeper than [`MAX_JSON_DEPTH`]. A record with no more
 /// opening brackets than the limit cannot exceed it, so the common case is
-/// one vectorised count of two bytes; only a record with more is scanned
-/// with string and escape tracking.
+/// one SIMD search for two bytes (`memchr2`; a plain byte count cost 7% of
+/// replay's instructions); only a record with more is scanned with string
+/// and escape tracking.
 fn check_depth(payload: &[u8]) -> Result<(), DecodeError> {
-    let openers = payload.iter().filter(|&&b| b == b'[' || b == b'{').count();
-    if openers <= MAX_JSON_DEPTH {
+    if memchr::memchr2_iter(b'[', b'{', payload)
+        .nth(MAX_JSON_DEPTH)
+        .is_none()
+    {
         return Ok(());
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);

@@ -64,7 +64,7 @@ impl<R: BufRead> LineReader<R> {
                 }
                 break;
             }
-            let newline = chunk.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', chunk);
             let part = &chunk[..newline.unwrap_or(chunk.len())];
             let room = self.limit.saturating_sub(self.buf.len());
             self.buf.extend_from_slice(&part[..part.len().min(room)]);
