@@ -202,3 +202,52 @@ fn run_refuses_a_config_with_an_unknown_key_naming_it_and_the_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn snapshot_inspect_fails_naming_the_file_when_it_is_damaged_or_not_a_snapshot() {
+    use leadscore::engine::TaskState;
+    use leadscore::snapshot::SnapshotStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SnapshotStore::open(dir.path(), 2).unwrap();
+    let c = SnapshotStore::capture(
+        3,
+        &TaskState::default(),
+        &[("forms".to_string(), 7)],
+        "default-1234abcd",
+        1_767_225_600_000,
+    )
+    .expect("a capture");
+    store.write(&c).unwrap();
+    let file = store.list(3).unwrap().remove(0).path;
+    let name = file.to_str().unwrap();
+
+    let ok = leadscore(&["snapshot", "inspect", name], None);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("checksum        ok"));
+
+    // Damage the recorded checksum: the report is still printed, but the
+    // command fails, naming the file.
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[21] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let bad = leadscore(&["snapshot", "inspect", name], None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("checksum        MISMATCH"));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains(name) && stderr.contains("checksum MISMATCH"),
+        "{stderr}"
+    );
+
+    let junk = dir.path().join("junk.snap");
+    std::fs::write(&junk, b"junk").unwrap();
+    let out = leadscore(&["snapshot", "inspect", junk.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("junk.snap"), "{stderr}");
+}

@@ -58,6 +58,7 @@ mod codec {
                     let limits = DecodeLimits {
                         max_record_bytes: usize::MAX,
                         max_future_skew_ms: None,
+                        max_id_bytes: leadscore::engine::MAX_ID_BYTES,
                     };
                     let again =
                         decode_event(&bytes, format, Some(event.event_type()), None, &limits);
@@ -268,7 +269,7 @@ mod codec {
 
         #[test]
         fn every_valid_event_round_trips(event in event()) {
-            let limits = DecodeLimits { max_record_bytes: usize::MAX, max_future_skew_ms: None };
+            let limits = DecodeLimits { max_record_bytes: usize::MAX, max_id_bytes: leadscore::engine::MAX_ID_BYTES, max_future_skew_ms: None };
             for format in [Format::Json, Format::Protobuf] {
                 let bytes = encode_event(&event, format);
                 let back = decode_event(&bytes, format, None, None, &limits);
@@ -282,26 +283,44 @@ mod codec {
         let limits = DecodeLimits {
             max_record_bytes: usize::MAX,
             max_future_skew_ms: None,
+            max_id_bytes: leadscore::engine::MAX_ID_BYTES,
         };
         let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-        // Skipped unknown fields are read without recursion.
-        let unknown = format!(
-            r#"{{"x":{},"event_id":"e","lead_id":"l","occurred_at":0,"type":"form","form":"other"}}"#,
-            nest(100_000)
+        // serde_json skips unknown fields without its recursion limit, so
+        // the decoder's own depth limit (64) refuses them, and deep arrays in
+        // a known field alike, without overflowing the stack.
+        for (at, nested) in [
+            ("x", nest(100_000)),
+            ("x", nest(65)),
+            ("url", nest(100_000)),
+        ] {
+            let json = format!(
+                r#"{{"{at}":{nested},"event_id":"e","lead_id":"l","occurred_at":0,"type":"page_view","path":"/p"}}"#
+            );
+            let e = decode_event(json.as_bytes(), Format::Json, None, None, &limits).unwrap_err();
+            assert_eq!(e.field(), "payload", "{e}");
+            assert!(
+                e.to_string().contains("nested more than 64 levels deep"),
+                "{e}"
+            );
+        }
+        // 63 levels inside the record's own object are 64 in all: accepted.
+        let json = format!(
+            r#"{{"x":{},"y":{{"z":"[[[[{{{{"}},"event_id":"e","lead_id":"l","occurred_at":0,"type":"form","form":"other"}}"#,
+            nest(63)
         );
         assert_eq!(
-            decode_event(unknown.as_bytes(), Format::Json, None, None, &limits)
+            decode_event(json.as_bytes(), Format::Json, None, None, &limits)
                 .unwrap()
                 .event_id,
             "e"
         );
-        // A known field holding deep arrays is a type error naming the field.
-        let known = format!(
-            r#"{{"event_id":"e","lead_id":"l","occurred_at":0,"type":"page_view","url":{}}}"#,
-            nest(100_000)
+        // Brackets inside strings (escaped quotes too) do not count.
+        let json = format!(
+            r#"{{"x":"\"{}","event_id":"e","lead_id":"l","occurred_at":0,"type":"form","form":"other"}}"#,
+            "[".repeat(1000)
         );
-        let e = decode_event(known.as_bytes(), Format::Json, None, None, &limits).unwrap_err();
-        assert_eq!(e.field(), "url", "{e}");
+        assert!(decode_event(json.as_bytes(), Format::Json, None, None, &limits).is_ok());
         let mut proto = Vec::new();
         for _ in 0..100_000 {
             proto.extend_from_slice(&[0x52, 0x80, 0x80, 0x04]); // tag 10 (page_view), huge length

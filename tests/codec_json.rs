@@ -171,7 +171,6 @@ mod codec {
             r#""2026-11-01T04:30:00-05:30""#,
             r#""2026-11-01 10:00:00z""#,
             "1793527200000",
-            r#""1793527200000""#,
         ] {
             let json = format!(
                 r#"{{"event_id":"e","lead_id":"l","occurred_at":{ts},"type":"form","form":"other"}}"#
@@ -352,6 +351,7 @@ mod codec {
         let small = DecodeLimits {
             max_record_bytes: 40,
             max_future_skew_ms: None,
+            ..DecodeLimits::default()
         };
         // Not even JSON: the size check comes first.
         let e = decode_event(&[b'x'; 41], Format::Json, None, None, &small).unwrap_err();
@@ -365,11 +365,13 @@ mod codec {
         let fits = DecodeLimits {
             max_record_bytes: json.len(),
             max_future_skew_ms: None,
+            ..DecodeLimits::default()
         };
         assert!(decode_event(json, Format::Json, None, None, &fits).is_ok());
         let short = DecodeLimits {
             max_record_bytes: json.len() - 1,
             max_future_skew_ms: None,
+            ..DecodeLimits::default()
         };
         assert_eq!(
             decode_event(json, Format::Json, None, None, &short)
@@ -720,21 +722,57 @@ mod codec {
     }
 
     #[test]
-    fn refuses_lead_ids_longer_than_the_engine_keeps() {
-        let long = "x".repeat(1025);
-        let json = format!(
-            r#"{{"event_id":"e","lead_id":"{long}","occurred_at":0,"type":"form","form":"other"}}"#
+    fn refuses_ids_longer_than_max_id_bytes() {
+        let with = |event_id: &str, lead_id: &str| {
+            format!(
+                r#"{{"event_id":"{event_id}","lead_id":"{lead_id}","occurred_at":0,"type":"form","form":"other"}}"#
+            )
+        };
+        // The default limit is 256 bytes, counted in bytes, not characters.
+        let at = "x".repeat(256);
+        let over = "x".repeat(257);
+        assert_eq!(ok(&with("e", &at)).lead_id.len(), 256);
+        assert_eq!(ok(&with(&at, "l")).event_id.len(), 256);
+        assert_err(
+            &with("e", &over),
+            "lead_id",
+            "is 257 bytes long, over the limit of 256 bytes (max_id_bytes)",
         );
         assert_err(
-            &json,
-            "lead_id",
-            "is 1025 bytes long, over the limit of 1024 bytes",
+            &with(&over, "l"),
+            "event_id",
+            "is 257 bytes long, over the limit of 256 bytes (max_id_bytes)",
         );
-        let ok_len = "x".repeat(1024);
-        let json = format!(
-            r#"{{"event_id":"e","lead_id":"{ok_len}","occurred_at":0,"type":"form","form":"other"}}"#
+        let wide = "é".repeat(129); // 258 bytes, 129 characters
+        assert_err(&with("e", &wide), "lead_id", "is 258 bytes long");
+
+        // The configured limit, and the engine's 1024 as a ceiling whatever it says.
+        let small = DecodeLimits {
+            max_id_bytes: 8,
+            ..limits()
+        };
+        let e = decode_event(
+            with("e", "123456789").as_bytes(),
+            Format::Json,
+            None,
+            None,
+            &small,
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), "lead_id");
+        assert!(e.to_string().contains("over the limit of 8 bytes"), "{e}");
+        let huge = DecodeLimits {
+            max_id_bytes: usize::MAX,
+            ..limits()
+        };
+        let json = with("e", &"x".repeat(1024));
+        assert!(decode_event(json.as_bytes(), Format::Json, None, None, &huge).is_ok());
+        let json = with("e", &"x".repeat(1025));
+        let e = decode_event(json.as_bytes(), Format::Json, None, None, &huge).unwrap_err();
+        assert!(
+            e.to_string().contains("over the limit of 1024 bytes"),
+            "{e}"
         );
-        assert_eq!(ok(&json).lead_id.len(), 1024);
     }
 
     #[test]

@@ -287,6 +287,7 @@ mod codec {
         let small = DecodeLimits {
             max_record_bytes: 4,
             max_future_skew_ms: None,
+            ..DecodeLimits::default()
         };
         let e = decode_event(&m.encode_to_vec(), Format::Protobuf, None, None, &small).unwrap_err();
         assert_eq!(e.field(), "payload");
@@ -330,6 +331,22 @@ mod codec {
             },
             "lead_id",
             "required but missing",
+        );
+        assert_err(
+            &proto::Event {
+                lead_id: "l".repeat(257),
+                ..form()
+            },
+            "lead_id",
+            "is 257 bytes long, over the limit of 256 bytes (max_id_bytes)",
+        );
+        assert_err(
+            &proto::Event {
+                event_id: "e".repeat(300),
+                ..form()
+            },
+            "event_id",
+            "is 300 bytes long, over the limit of 256 bytes",
         );
         assert_err(
             &proto::Event {

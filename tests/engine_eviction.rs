@@ -10,7 +10,7 @@ use leadscore::codec::{decode_event, encode_event, DecodeLimits, Format};
 use leadscore::engine::{Outcome, Stage, TaskState};
 use leadscore::event::{AssetKind, Event, FormKind};
 use leadscore::model::Model;
-use leadscore::replay::replay;
+use leadscore::replay::{replay, ReplayOptions};
 use leadscore::snapshot::SnapshotStore;
 
 /// A clock lead's event every day from `from` to `to` (days after T0), at 09:00.
@@ -170,11 +170,18 @@ fn replay_a_live_task_and_a_restored_task_forget_the_same_leads() {
         input.push(b'\n');
     }
     let mut output = Vec::new();
+    // Strict, and no horizon: this history has quiet weeks on purpose.
+    let options = ReplayOptions {
+        strict: true,
+        max_future_ms: None,
+        ..ReplayOptions::default()
+    };
     let summary = replay(
         &model,
         &input[..],
         &mut output,
-        true,
+        &options,
+        &mut |r| panic!("line {} rejected: {}", r.line, r.reason),
         &indicatif::ProgressBar::hidden(),
     )
     .expect("replay");

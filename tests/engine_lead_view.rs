@@ -39,12 +39,17 @@ fn the_view_explains_like_the_outbound_record_and_lists_the_history() {
     );
     assert_eq!(
         view.explanation.summary,
-        last.explanation.summary.replacen("reached SQL", "at SQL", 1)
+        last.explanation
+            .summary
+            .replacen("reached SQL", "at SQL", 1)
     );
     assert!(view.explanation.summary.starts_with("at SQL with score "));
     assert_eq!(view.explanation.sql_signals, last.explanation.sql_signals);
     let th = &view.explanation.thresholds;
-    assert!(th[0].starts_with("total ") && th[0].ends_with(">= mql_at 50"), "{th:?}");
+    assert!(
+        th[0].starts_with("total ") && th[0].ends_with(">= mql_at 50"),
+        "{th:?}"
+    );
     assert!(th[1].ends_with(">= sql_at 80"), "{th:?}");
     assert!(th[2].starts_with("fit 30.00 >= sql_min_fit 20"), "{th:?}");
     assert!(th[3].ends_with(">= sql_recycle_below 40"), "{th:?}");
@@ -67,7 +72,10 @@ fn the_view_explains_like_the_outbound_record_and_lists_the_history() {
     assert_eq!(json["lead_id"], "ben");
     assert_eq!(json["partition"], 3);
     assert_eq!(json["stage"], "sql");
-    assert_eq!(json["explanation"]["summary"], view.explanation.summary.as_str());
+    assert_eq!(
+        json["explanation"]["summary"],
+        view.explanation.summary.as_str()
+    );
     assert_eq!(json["history"][0]["reason"], "instant_rule:contact_us");
     assert_eq!(json["history"][0]["from"], "lead");
     assert_eq!(json["history"][0]["at"], "2024-03-04T10:01:00.000Z");

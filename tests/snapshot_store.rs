@@ -345,3 +345,59 @@ fn snapshot_inspect_reports_contents_and_checksum_mismatch() {
         "{e}"
     );
 }
+
+/// Log lines written by `tracing` while a closure runs.
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs_of(f: impl FnOnce()) -> String {
+    let buf = LogBuf::default();
+    let w = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || w.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buf.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn a_stray_file_in_a_task_directory_is_named_in_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SnapshotStore::open(dir.path(), 2).unwrap();
+    let p = written(store.write(&capture(0, 3, 10)).unwrap());
+    let task = store.task_dir(0);
+    fs::write(task.join("backup-of-yesterday.snap"), b"x").unwrap();
+    fs::write(task.join("notes.txt"), b"x").unwrap();
+    // Files the store itself writes are not strays.
+    fs::write(task.join(".00000000000000000001-1.snap.tmp-1-2"), b"x").unwrap();
+    fs::write(task.join("00000000000000000001-1.snap.corrupt"), b"x").unwrap();
+
+    let logs = logs_of(|| {
+        for _ in 0..3 {
+            let files = store.list(0).unwrap();
+            assert_eq!(files.len(), 1);
+            assert_eq!(files[0].path, p);
+        }
+    });
+    for stray in ["backup-of-yesterday.snap", "notes.txt"] {
+        let lines: Vec<&str> = logs.lines().filter(|l| l.contains(stray)).collect();
+        assert_eq!(lines.len(), 1, "once per file: {logs}");
+        assert!(lines[0].contains("WARN"), "{}", lines[0]);
+    }
+    assert!(
+        !logs.contains(".tmp-") && !logs.contains(".corrupt"),
+        "{logs}"
+    );
+}

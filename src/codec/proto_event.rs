@@ -13,7 +13,8 @@ use super::limits::DecodeLimits;
 use super::proto;
 use super::timestamp::check_epoch_range;
 use super::validate::{
-    check_expected, check_profile, check_size, check_skew, lead_id, optional, required_id, web_path,
+    bounded_id, check_expected, check_profile, check_size, check_skew, optional, required_id,
+    web_path,
 };
 use crate::event::{
     AssetKind, Event, EventBody, EventType, FormKind, Profile, WebContext, WebinarAction,
@@ -32,11 +33,8 @@ pub(crate) fn decode(
             "not a valid leadscore.v1.Event protobuf message ({e})"
         ))
     })?;
-    let event_id = id("event_id", msg.event_id)?;
-    let lead_id = match id("lead_id", msg.lead_id) {
-        Ok(v) => lead_id(Some(v))?,
-        Err(e) => return Err(e),
-    };
+    let event_id = bounded_id("event_id", Some(id("event_id", msg.event_id)?), limits)?;
+    let lead_id = bounded_id("lead_id", Some(id("lead_id", msg.lead_id)?), limits)?;
     let occurred_at_ms = match msg.occurred_at_ms {
         0 => return Err(DecodeError::new("occurred_at_ms", "required but missing")),
         ms => check_epoch_range(ms, || ms.to_string())

@@ -16,11 +16,7 @@ pub(crate) fn check_size(payload: &[u8], limits: &DecodeLimits) -> Result<(), De
         return Err(DecodeError::payload("record is empty"));
     }
     if payload.len() > limits.max_record_bytes {
-        return Err(DecodeError::payload(format!(
-            "record is {} bytes, over the limit of {} bytes",
-            payload.len(),
-            limits.max_record_bytes
-        )));
+        return Err(limits.oversized(payload.len() as u64));
     }
     Ok(())
 }
@@ -38,16 +34,24 @@ pub(crate) fn required_id<'a>(
     }
 }
 
-/// A lead id: a required id no longer than the engine keeps
-/// ([`crate::engine::MAX_ID_BYTES`]); real CRM ids are far shorter, and a
-/// longer one could only be a producer bug.
-pub(crate) fn lead_id(v: Option<Cow<'_, str>>) -> Result<Cow<'_, str>, DecodeError> {
-    let id = required_id("lead_id", v)?;
-    let max = crate::engine::MAX_ID_BYTES;
+/// `lead_id` or `event_id`: a required id no longer than `max_id_bytes`
+/// (and never longer than the engine keeps, [`crate::engine::MAX_ID_BYTES`]).
+/// Real CRM and event ids are far shorter; a longer one could only be a
+/// producer bug, and every output derived from it would grow with it.
+pub(crate) fn bounded_id<'a>(
+    field: &'static str,
+    v: Option<Cow<'a, str>>,
+    limits: &DecodeLimits,
+) -> Result<Cow<'a, str>, DecodeError> {
+    let id = required_id(field, v)?;
+    let max = limits.max_id_bytes.min(crate::engine::MAX_ID_BYTES);
     if id.len() > max {
         return Err(DecodeError::new(
-            "lead_id",
-            format!("is {} bytes long, over the limit of {max} bytes", id.len()),
+            field,
+            format!(
+                "is {} bytes long, over the limit of {max} bytes (max_id_bytes)",
+                id.len()
+            ),
         ));
     }
     Ok(id)
@@ -203,6 +207,7 @@ mod tests {
         let limits = DecodeLimits {
             max_record_bytes: 4,
             max_future_skew_ms: None,
+            ..DecodeLimits::default()
         };
         assert!(check_size(b"1234", &limits).is_ok());
         let e = check_size(b"12345", &limits).unwrap_err();

@@ -656,6 +656,26 @@ mod tests {
     }
 
     #[test]
+    fn id_limit_may_not_exceed_what_the_engine_keeps() {
+        let e = err("[limits]\nmax_id_bytes = 1025\n", &[]);
+        assert!(
+            e.contains("line 2") && e.contains("limits.max_id_bytes") && e.contains("at most 1024"),
+            "{e}"
+        );
+        let e = err("", &[("LEADSCORE_LIMITS_MAX_ID_BYTES", "4096")]);
+        assert!(
+            e.contains("LEADSCORE_LIMITS_MAX_ID_BYTES") && e.contains("at most 1024"),
+            "{e}"
+        );
+        let ok = Config::parse("[limits]\nmax_id_bytes = 1024\n", "c.toml", []).unwrap();
+        assert_eq!(ok.limits.max_id_bytes, 1024);
+        assert_eq!(
+            Config::parse("", "c.toml", []).unwrap().limits.max_id_bytes,
+            256
+        );
+    }
+
+    #[test]
     fn several_problems_are_reported_at_once() {
         let e = err("[limits]\nmax_in_flight = 0\n[snapshots]\nkeep = 0\n", &[]);
         assert!(

@@ -81,7 +81,16 @@ pub fn problems(c: &Config) -> Vec<Problem> {
             ),
         });
     }
-    if c.limits.max_id_bytes > c.limits.max_record_bytes {
+    if c.limits.max_id_bytes > crate::engine::MAX_ID_BYTES {
+        out.push(Problem {
+            key: key("limits", "max_id_bytes"),
+            message: format!(
+                "must be at most {} (is {}), the longest id the engine keeps",
+                crate::engine::MAX_ID_BYTES,
+                c.limits.max_id_bytes
+            ),
+        });
+    } else if c.limits.max_id_bytes > c.limits.max_record_bytes {
         out.push(Problem {
             key: key("limits", "max_id_bytes"),
             message: format!(

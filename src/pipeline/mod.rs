@@ -162,6 +162,7 @@ pub fn run(
         snapshot_every_events: config.snapshots.every_events.max(1),
         limits: DecodeLimits {
             max_record_bytes: config.limits.max_record_bytes,
+            max_id_bytes: config.limits.max_id_bytes,
             max_future_skew_ms: Some(config.limits.max_future_skew_secs as i64 * 1000),
         },
         max_task_idle: Duration::from_millis(config.limits.max_task_idle_ms),

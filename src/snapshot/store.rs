@@ -9,11 +9,13 @@
 //! reader fall back to the one before it (the damaged file is renamed to
 //! `<name>.corrupt` and kept for investigation; retention never deletes it).
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::decode::decode_from;
@@ -269,7 +271,9 @@ impl SnapshotStore {
     }
 
     /// The snapshot files of a partition, newest (largest offset sum, then
-    /// latest `taken_at_ms`) first. Other files in the directory are ignored.
+    /// latest `taken_at_ms`) first. Other files in the directory are
+    /// ignored; one the store did not write gets a WARN naming it (once per
+    /// process).
     pub fn list(&self, partition: i32) -> Result<Vec<SnapshotFile>, SnapshotError> {
         list_dir(&self.task_dir(partition))
     }
@@ -335,6 +339,9 @@ fn list_dir(dir: &Path) -> Result<Vec<SnapshotFile>, SnapshotError> {
         let entry = entry.map_err(read_err)?;
         let name = entry.file_name();
         let Some((offset_sum, taken_at_ms)) = name.to_str().and_then(parse_name) else {
+            if !name.to_str().is_some_and(is_ours) {
+                warn_stray(&entry.path());
+            }
             continue;
         };
         files.push(SnapshotFile {
@@ -347,6 +354,37 @@ fn list_dir(dir: &Path) -> Result<Vec<SnapshotFile>, SnapshotError> {
         (b.offset_sum, b.taken_at_ms, &b.path).cmp(&(a.offset_sum, a.taken_at_ms, &a.path))
     });
     Ok(files)
+}
+
+/// Whether a name that is not a snapshot's is still one the store writes:
+/// a temp file of a writer (`.<name>.tmp-…`) or a damaged snapshot moved
+/// aside (`<name>.corrupt`).
+fn is_ours(name: &str) -> bool {
+    (name.starts_with('.') && name.contains(".tmp-"))
+        || name
+            .strip_suffix(QUARANTINE_SUFFIX)
+            .is_some_and(|n| parse_name(n).is_some())
+}
+
+/// Paths already warned about, so a stray file is named once per process,
+/// not on every listing.
+static STRAY_WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+/// Logs a WARN naming a file in a task directory that the store did not
+/// write (a copy left by hand, a file of another tool): it is never read,
+/// restored or deleted, and an operator who put it there expecting it to be
+/// used should hear so.
+fn warn_stray(path: &Path) {
+    let mut warned = STRAY_WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned
+        .get_or_insert_with(HashSet::new)
+        .insert(path.to_path_buf())
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "ignoring a file that is not a snapshot in the snapshot directory (snapshots are named <20-digit offset sum>-<taken_at ms>.snap)"
+        );
+    }
 }
 
 /// Whether a file starts with a valid header and has exactly the length it

@@ -92,11 +92,22 @@ impl Setup {
     /// The test config, with `extra` TOML appended (later keys of a section
     /// must not repeat earlier ones).
     pub fn config_with(&self, extra: &str) -> Config {
+        self.config_with_protobuf(&[], extra)
+    }
+
+    /// [`Setup::config_with`], with the topics of `protobuf` configured
+    /// `format = "protobuf"`.
+    pub fn config_with_protobuf(&self, protobuf: &[EventType], extra: &str) -> Config {
         let k = &self.kafka;
         let mut topics = String::new();
         for t in EventType::ALL {
+            let format = if protobuf.contains(&t) {
+                ", format = \"protobuf\""
+            } else {
+                ""
+            };
             topics.push_str(&format!(
-                "{} = {{ name = \"{}\" }}\n",
+                "{} = {{ name = \"{}\"{format} }}\n",
                 t.as_str(),
                 self.topic_of(t)
             ));
