@@ -12,6 +12,10 @@ use kafka_harness::service::*;
 use kafka_harness::*;
 use serde_json::Value;
 
+/// The tests of this file compare metric counts before and after, and the
+/// process has one metrics recorder: they run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The sum of the samples of `name` (with any labels) in a scrape.
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
@@ -50,10 +54,7 @@ fn sample_leads(lines: &[String]) -> Vec<String> {
 
 #[test]
 fn without_its_snapshots_a_task_comes_back_from_the_changelog() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("leadscore=info")
-        .with_test_writer()
-        .try_init();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let s = Setup::new(2);
     let lines = sample_lines();
     let expected = expected_changes(&lines).len();
@@ -61,7 +62,11 @@ fn without_its_snapshots_a_task_comes_back_from_the_changelog() {
     let first = s.start();
     assert_eq!(
         s.kafka
-            .read_all(&s.kafka.topic("stage_changes"), expected, Duration::from_secs(60))
+            .read_all(
+                &s.kafka.topic("stage_changes"),
+                expected,
+                Duration::from_secs(60)
+            )
             .len(),
         expected
     );
@@ -94,15 +99,18 @@ fn without_its_snapshots_a_task_comes_back_from_the_changelog() {
     // It resumed after the events the state covers: nothing re-emitted,
     // nothing consumed again.
     assert_eq!(grew("leadscore_events_total"), 0.0, "{metrics}");
-    let out = s
-        .kafka
-        .read_all(&s.kafka.topic("stage_changes"), expected + 1, Duration::from_secs(5));
+    let out = s.kafka.read_all(
+        &s.kafka.topic("stage_changes"),
+        expected + 1,
+        Duration::from_secs(5),
+    );
     assert_eq!(out.len(), expected, "no change emitted again");
     second.stop();
 }
 
 #[test]
 fn a_damaged_snapshot_falls_back_to_the_changelog() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let s = Setup::new(1);
     let lines = sample_lines();
     let expected = expected_changes(&lines).len();
@@ -110,7 +118,11 @@ fn a_damaged_snapshot_falls_back_to_the_changelog() {
     let first = s.start();
     assert_eq!(
         s.kafka
-            .read_all(&s.kafka.topic("stage_changes"), expected, Duration::from_secs(60))
+            .read_all(
+                &s.kafka.topic("stage_changes"),
+                expected,
+                Duration::from_secs(60)
+            )
             .len(),
         expected
     );
@@ -145,7 +157,11 @@ fn a_damaged_snapshot_falls_back_to_the_changelog() {
         "the task came back from the changelog"
     );
     assert_eq!(lead_views(second.addr, &sample_leads(&lines)), before);
-    assert_eq!(grew("leadscore_events_total"), 0.0, "nothing consumed again");
+    assert_eq!(
+        grew("leadscore_events_total"),
+        0.0,
+        "nothing consumed again"
+    );
     second.stop();
 }
 

@@ -59,15 +59,30 @@ fn start(config: &std::path::Path) -> Child {
 /// The two configs of a scenario: `main` (the instance left running uses
 /// it; its snapshots and metrics are checked at the end) and `other`, the
 /// same but with a snapshot directory of its own.
-struct Configs {
+struct Configs<'k> {
     main: std::path::PathBuf,
+    /// `main`'s snapshot directory, another HTTP port.
+    shared: std::path::PathBuf,
     other: std::path::PathBuf,
     other_snapshots: std::path::PathBuf,
+    kafka: &'k TestKafka,
+}
+
+impl Configs<'_> {
+    /// Records in the changelog topic so far.
+    fn changelog_records(&self) -> i64 {
+        let topic = self.kafka.topic("changelog");
+        self.kafka
+            .end_offsets(&[topic], PARTITIONS)
+            .iter()
+            .map(|e| e.2)
+            .sum()
+    }
 }
 
 #[test]
 fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
-    scenario(events(), 0, |c, _| {
+    scenario(events(), 0, "", |c, _| {
         let config = &c.main;
         let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
         for _ in 0..KILLS {
@@ -82,11 +97,10 @@ fn sigkill_at_ten_random_points_loses_nothing_and_counts_nothing_twice() {
 
 #[test]
 fn a_second_instance_takes_over_the_tasks_of_one_that_dies() {
-    scenario(events() / 4, 0, |c, _| {
-        let config = &c.main;
-        let mut a = start(config);
+    scenario(events() / 4, 0, "", |c, _| {
+        let mut a = start(&c.shared);
         std::thread::sleep(Duration::from_secs(2));
-        let b = start(config);
+        let b = start(&c.main);
         // Both run in one group, each with some of the tasks and snapshots
         // in the shared directory; then A dies and B takes its tasks over.
         std::thread::sleep(Duration::from_secs(8));
@@ -107,7 +121,7 @@ fn a_second_instance_takes_over_the_tasks_of_one_that_dies() {
 fn a_lost_instance_and_its_disk_are_replaced_from_the_changelog() {
     let total = events() / 4;
     let later = total / 5;
-    let metrics = scenario(total, later, |c, produce_rest| {
+    let metrics = scenario(total, later, "", |c, produce_rest| {
         let mut a = start(&c.other);
         std::thread::sleep(Duration::from_secs(2));
         let b = start(&c.main);
@@ -119,23 +133,8 @@ fn a_lost_instance_and_its_disk_are_replaced_from_the_changelog() {
         produce_rest();
         b
     });
-    let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
-            .sum()
-    };
-    let restored_from_changelog = metrics
-        .lines()
-        .find(|l| l.starts_with("leadscore_restores_total{source=\"changelog\"}"))
-        .and_then(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
-        .unwrap_or(0.0);
-    let lines: Vec<&str> = metrics
-        .lines()
-        .filter(|l| l.contains("restore") || l.contains("changelog") || l.starts_with("leadscore_events_total"))
-        .collect();
-    eprintln!("{lines:#?}");
+    let value = |name: &str| -> f64 { sample(&metrics, name) };
+    let restored_from_changelog = value("leadscore_restores_total{source=\"changelog\"}");
     assert!(
         restored_from_changelog >= 1.0,
         "the survivor restored tasks from the changelog: {restored_from_changelog}"
@@ -146,7 +145,7 @@ fn a_lost_instance_and_its_disk_are_replaced_from_the_changelog() {
     );
     // Without the changelog the survivor would read every inbound record
     // of the lost tasks again (and all of its own): at least `total`.
-    let consumed = value("leadscore_events_total{");
+    let consumed = value("leadscore_events_total");
     assert!(
         consumed < total as f64,
         "the survivor consumed {consumed} inbound records of {total}: the lost tasks resumed from their restored offsets"
@@ -164,6 +163,7 @@ fn a_lost_instance_and_its_disk_are_replaced_from_the_changelog() {
 fn scenario(
     events: usize,
     held_back: usize,
+    changelog_extra: &str,
     disrupt: impl FnOnce(&Configs, &dyn Fn()) -> Child,
 ) -> String {
     let kafka = TestKafka::start();
@@ -271,7 +271,7 @@ fn scenario(
                  [topics]\n{topics}stage_changes = {{ name = \"{changes_topic}\" }}\ndead_letter = \"{}\"\n\
                  [snapshots]\ndir = \"{}\"\ninterval_secs = 1\nevery_events = 3000\n\
                  [http]\nlisten = \"{listen}\"\n[limits]\nmax_future_skew_secs = 100000000\n\
-                 [changelog]\ntopic = \"{}\"\nflush_interval_ms = 200\n",
+                 [changelog]\ntopic = \"{}\"\nflush_interval_ms = 200\n{changelog_extra}",
                 kafka.bootstrap,
                 kafka.topic("dlq"),
                 snapshots.display(),
@@ -290,8 +290,10 @@ fn scenario(
     let other_snapshots = dir.path().join("snapshots-other");
     let configs = Configs {
         main: write_config("leadscore.toml", &snapshots, &http.to_string()),
+        shared: write_config("shared.toml", &snapshots, "127.0.0.1:0"),
         other: write_config("other.toml", &other_snapshots, "127.0.0.1:0"),
         other_snapshots,
+        kafka: &kafka,
     };
 
     let mut child = KillOnDrop(disrupt(&configs, &produce_rest));
@@ -444,4 +446,53 @@ fn print_logs(dir: &std::path::Path) {
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Issue "State that survives losing a machine", standby tasks: with
+/// `standby_replicas = 1` the survivor keeps warm copies of the other
+/// instance's tasks, so taking them over reads only the changelog records
+/// written since, not the partitions again.
+#[test]
+fn a_standby_copy_takes_over_without_reading_the_changelog_again() {
+    let total = events() / 4;
+    let later = total / 5;
+    let changelog = std::cell::RefCell::new(0i64);
+    let metrics = scenario(total, later, "standby_replicas = 1\n", |c, produce_rest| {
+        let mut a = start(&c.other);
+        std::thread::sleep(Duration::from_secs(2));
+        let b = start(&c.main);
+        std::thread::sleep(Duration::from_secs(8));
+        a.kill().expect("SIGKILL instance A");
+        a.wait().expect("reap");
+        std::fs::remove_dir_all(&c.other_snapshots).expect("delete A's snapshot directory");
+        *changelog.borrow_mut() = c.changelog_records();
+        produce_rest();
+        b
+    });
+    let value = |name: &str| -> f64 { sample(&metrics, name) };
+    assert!(
+        value("leadscore_restores_total{source=\"standby\"}") >= 1.0,
+        "the survivor took tasks over from its standby copies"
+    );
+    let written = *changelog.borrow() as f64;
+    let restored = value("leadscore_changelog_records_restored_total");
+    assert!(
+        written > 1000.0,
+        "the changelog holds the tasks' state: {written}"
+    );
+    assert!(
+        restored < written / 4.0,
+        "restores read {restored} of the changelog's {written} records (a restore without standby reads a whole partition)"
+    );
+}
+
+/// The sum of the samples of `name` (a metric name, or a name with labels
+/// up to `}`) in a scrape.
+fn sample(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.starts_with(name))
+        .filter(|l| name.ends_with('}') || l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
 }

@@ -33,6 +33,11 @@ const EXPORTED_METRICS: &[&str] = &[
     "leadscore_enforced_merges_total",
     "leadscore_outputs_rerouted_total",
     "leadscore_offsets_skipped_total",
+    "leadscore_restores_total",
+    "leadscore_restore_duration_seconds",
+    "leadscore_changelog_records_restored_total",
+    "leadscore_changelog_records_written_total",
+    "leadscore_changelog_checkpoint_age_seconds",
 ];
 
 /// The histograms among them: only these have `_bucket`/`_sum`/`_count` series.
@@ -40,6 +45,7 @@ const HISTOGRAMS: &[&str] = &[
     "leadscore_end_to_end_latency_seconds",
     "leadscore_snapshot_duration_seconds",
     "leadscore_snapshot_restore_duration_seconds",
+    "leadscore_restore_duration_seconds",
 ];
 
 const SNAPSHOT_DIR: &str = "/var/lib/leadscore/snapshots";

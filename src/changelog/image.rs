@@ -98,7 +98,12 @@ impl ChangelogImage {
 
     /// Rebuilds the state on top of `base`, which stands at `base_positions`
     /// (next offset per topic of `topics`; all negative for an empty base).
-    pub fn rebuild(self, mut base: TaskState, base_positions: &[i64], topics: &[String]) -> Rebuilt {
+    pub fn rebuild(
+        self,
+        mut base: TaskState,
+        base_positions: &[i64],
+        topics: &[String],
+    ) -> Rebuilt {
         let from_checkpoint: Option<Vec<i64>> = self.checkpoint.as_ref().map(|(_, c)| {
             topics
                 .iter()
@@ -135,8 +140,12 @@ impl ChangelogImage {
         let seen = SeenEvents::from_entries(latest_once(entries, cutoff), cutoff);
         base.set_clock(watermark, last_sweep, seen);
 
-        let covered_by_base =
-            |covers: &[i64]| covers.iter().zip(base_positions).all(|(c, b)| norm(*c) <= norm(*b));
+        let covered_by_base = |covers: &[i64]| {
+            covers
+                .iter()
+                .zip(base_positions)
+                .all(|(c, b)| norm(*c) <= norm(*b))
+        };
         let mut skips = HashMap::new();
         let mut leads_applied = 0;
         for (key, v) in self.leads {
@@ -145,7 +154,11 @@ impl ChangelogImage {
                     if covered_by_base(&covers) {
                         continue;
                     }
-                    if covers.iter().zip(&positions).any(|(c, p)| norm(*c) > norm(*p)) {
+                    if covers
+                        .iter()
+                        .zip(&positions)
+                        .any(|(c, p)| norm(*c) > norm(*p))
+                    {
                         skips.insert(key, covers);
                     }
                     base.put_lead(lead);

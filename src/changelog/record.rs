@@ -52,11 +52,17 @@ pub struct Checkpoint {
 #[derive(Debug)]
 pub enum Record {
     /// A lead's state and the inbound offsets it covers.
-    Lead { lead: LeadState, covers: Vec<i64> },
+    Lead {
+        lead: LeadState,
+        covers: Vec<i64>,
+    },
     /// The lead was evicted.
     Evicted(LeadKey),
     /// Event ids the dedupe window took in.
-    Seen { seq: u64, entries: Vec<(u64, i64)> },
+    Seen {
+        seq: u64,
+        entries: Vec<(u64, i64)>,
+    },
     /// Dedupe batch `seq` expired.
     SeenExpired(u64),
     Checkpoint(Checkpoint),
@@ -138,8 +144,8 @@ pub fn decode(
         }
     };
     if key.first() != Some(&SPECIAL) {
-        let id = std::str::from_utf8(key)
-            .map_err(|_| corrupt("a lead key that is not UTF-8".into()))?;
+        let id =
+            std::str::from_utf8(key).map_err(|_| corrupt("a lead key that is not UTF-8".into()))?;
         let Some(value) = value else {
             return Ok(Record::Evicted(LeadKey::parse(id)));
         };
@@ -185,7 +191,8 @@ pub fn decode(
         let Some(value) = value else {
             return Ok(Record::SeenExpired(seq));
         };
-        let s = pb::ChangelogSeen::decode(value).map_err(|e| corrupt(format!("dedupe batch: {e}")))?;
+        let s =
+            pb::ChangelogSeen::decode(value).map_err(|e| corrupt(format!("dedupe batch: {e}")))?;
         check(s.format)?;
         if s.id_hashes.len() != s.occurred_at_ms.len() {
             return Err(corrupt(format!(
@@ -199,5 +206,8 @@ pub fn decode(
             entries: s.id_hashes.into_iter().zip(s.occurred_at_ms).collect(),
         });
     }
-    Err(corrupt(format!("unknown key {:?}", String::from_utf8_lossy(key))))
+    Err(corrupt(format!(
+        "unknown key {:?}",
+        String::from_utf8_lossy(key)
+    )))
 }

@@ -152,7 +152,11 @@ fn topic_problems(c: &Config) -> Vec<Problem> {
             .map(|(e, _)| *e)
     };
     let outputs = [
-        ("topics", "stage_changes", c.topics.stage_changes.name.as_str()),
+        (
+            "topics",
+            "stage_changes",
+            c.topics.stage_changes.name.as_str(),
+        ),
         ("topics", "dead_letter", c.topics.dead_letter.as_str()),
         ("changelog", "topic", c.changelog.topic.as_str()),
     ];

@@ -32,8 +32,9 @@ pub fn read_to_end(
     image: &mut ChangelogImage,
     timeout: Duration,
 ) -> Result<ReadStats, PipelineError> {
-    let failed =
-        |what: String| PipelineError::Kafka(format!("changelog {topic} partition {partition}: {what}"));
+    let failed = |what: String| {
+        PipelineError::Kafka(format!("changelog {topic} partition {partition}: {what}"))
+    };
     let consumer: BaseConsumer = client
         .create()
         .map_err(|e| failed(format!("cannot create a reader: {e}")))?;

@@ -70,7 +70,11 @@ pub fn ensure(
             }
         }
     }
-    tracing::info!(topic, partitions, "changelog topic created (cleanup.policy=compact)");
+    tracing::info!(
+        topic,
+        partitions,
+        "changelog topic created (cleanup.policy=compact)"
+    );
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if partitions_of(&meta, topic, Duration::from_secs(2))? == Some(partitions as usize) {

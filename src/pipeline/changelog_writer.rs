@@ -42,8 +42,6 @@ pub struct ChangelogEnv {
     pub reader: ClientConfig,
     /// Longest a restore may spend reading one partition.
     pub read_timeout: Duration,
-    /// Warm copies of the tasks this instance does not own.
-    pub standby: bool,
 }
 
 /// Where a task stands in its changelog partition: what a stopped task
@@ -79,7 +77,10 @@ enum Phase {
         counts: [u64; 3],
     },
     /// The checkpoint is output `seq`.
-    Confirming { seq: u64, counts: [u64; 3] },
+    Confirming {
+        seq: u64,
+        counts: [u64; 3],
+    },
 }
 
 /// The changelog writer of one task.
@@ -169,7 +170,10 @@ impl ChangelogWriter {
     /// from; `None` while restored leads cover more than the position (a
     /// snapshot now would claim their events are not yet applied).
     pub fn snapshot_read_from(&self) -> Option<i64> {
-        self.cursor.skips.is_empty().then_some(self.cursor.read_from)
+        self.cursor
+            .skips
+            .is_empty()
+            .then_some(self.cursor.read_from)
     }
 
     /// Asks for a flush of everything up to the current position, after the
@@ -294,6 +298,9 @@ impl ChangelogWriter {
         let journal = state.take_journal();
         let forget = std::mem::take(&mut self.cursor.forget);
         if journal.is_empty() && forget.is_empty() && self.flushed_at == next_offsets {
+            // The last checkpoint (acknowledged, since this one is idle)
+            // still covers everything.
+            self.last_checkpoint = Instant::now();
             return false;
         }
         self.flushed_at = next_offsets.to_vec();

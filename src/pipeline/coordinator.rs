@@ -171,8 +171,14 @@ impl Coordinator {
                 },
             );
         }
-        // States of partitions that went elsewhere are stale from now on.
+        // States of partitions that went elsewhere are stale from now on;
+        // the standby keeps copies of their changelog instead.
         drop(parked);
+        if let Some(s) = &self.env.standby {
+            for p in (0..self.env.partitions).filter(|p| !self.running.contains_key(p)) {
+                s.watch(p);
+            }
+        }
         emit!(TasksAssigned(self.running.len()));
         self.assign_when_restored();
     }

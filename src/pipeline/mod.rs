@@ -24,6 +24,7 @@ pub mod publisher;
 pub mod restore;
 pub mod shutdown;
 pub mod snapshot_writer;
+pub mod standby;
 pub mod tally;
 pub mod task;
 pub mod topics;
@@ -118,11 +119,19 @@ pub fn run(
             flush_interval: Duration::from_millis(config.changelog.flush_interval_ms),
             reader: kafka_config::changelog_reader(config),
             read_timeout: Duration::from_secs(config.limits.startup_timeout_secs.max(60) * 5),
-            standby: config.changelog.standby_replicas > 0,
         })
     } else {
         tracing::warn!("the changelog is off ([changelog] enabled = false): a task's state is only in its snapshot directory");
         None
+    };
+    let standby = match &changelog {
+        Some(cl) if config.changelog.standby_replicas > 0 => Some(standby::Standby::start(
+            &cl.reader,
+            &cl.topic,
+            partitions,
+            shutdown.clone(),
+        )?),
+        _ => None,
     };
 
     let producer: OutputProducer = kafka_config::producer(config)
@@ -156,6 +165,8 @@ pub fn run(
         inputs,
         publisher,
         writer,
+        standby,
+        partitions,
         changelog,
         on_model_change: config.snapshots.on_model_change,
         snapshot_interval: Duration::from_secs(config.snapshots.interval_secs.max(1)),

@@ -39,6 +39,8 @@ pub enum RestoreSource {
     Snapshot,
     /// The changelog alone.
     Changelog,
+    /// A warm standby copy of the changelog.
+    Standby,
     /// Nothing usable: empty state, from the earliest offset.
     Empty,
 }
@@ -49,6 +51,7 @@ impl RestoreSource {
             RestoreSource::Memory => "memory",
             RestoreSource::Snapshot => "snapshot",
             RestoreSource::Changelog => "changelog",
+            RestoreSource::Standby => "standby",
             RestoreSource::Empty => "empty",
         }
     }
@@ -64,8 +67,13 @@ pub fn restore(
     let (image, source, records) = match parked {
         Some(image) => (image, RestoreSource::Memory, 0),
         None => {
-            let snapshot = from_snapshot(env, partition);
+            let warm = env.standby.as_ref().and_then(|s| s.take(partition));
+            let snapshot = match warm {
+                Some(_) => None,
+                None => from_snapshot(env, partition),
+            };
             match &env.changelog {
+                Some(cl) if warm.is_some() => from_standby(env, cl, partition, warm),
                 Some(cl) => with_changelog(env, cl, partition, snapshot),
                 None => match snapshot {
                     Some((image, _)) => (image, RestoreSource::Snapshot, 0),
@@ -90,6 +98,32 @@ fn empty(env: &TaskEnv) -> TaskImage {
         next_offsets: vec![FROM_BEGINNING; env.inputs.len()],
         changelog: ChangelogCursor::default(),
     }
+}
+
+/// A standby copy brought up to date: only the records written since it
+/// was last read.
+fn from_standby(
+    env: &TaskEnv,
+    cl: &ChangelogEnv,
+    partition: i32,
+    warm: Option<super::standby::StandbyCopy>,
+) -> (TaskImage, RestoreSource, u64) {
+    let mut copy = warm.unwrap_or_default();
+    let before = copy.image.records();
+    if let Err(e) = read_to_end(
+        &cl.reader,
+        &cl.topic,
+        partition,
+        copy.next,
+        &mut copy.image,
+        cl.read_timeout,
+    ) {
+        tracing::error!(partition, error = %e, "cannot read the changelog after the standby copy; restoring from the snapshot or the changelog alone");
+        return with_changelog(env, cl, partition, from_snapshot(env, partition));
+    }
+    let delta = copy.image.records() - before;
+    let (image, _) = rebuild(env, cl, partition, copy.image, empty(env), 0, false);
+    (image, RestoreSource::Standby, delta)
 }
 
 /// The snapshot (if any) brought up to date with the changelog records
@@ -125,6 +159,27 @@ fn with_changelog(
     if records == 0 {
         return (base, base_source, 0);
     }
+    let (image, source) = rebuild(env, cl, partition, image, base, from, had_snapshot);
+    (image, source, records)
+}
+
+/// The state of `image` on top of `base` (a snapshot if `had_snapshot`,
+/// which said to read from `from`).
+fn rebuild(
+    env: &TaskEnv,
+    cl: &ChangelogEnv,
+    partition: i32,
+    image: ChangelogImage,
+    base: TaskImage,
+    from: i64,
+    had_snapshot: bool,
+) -> (TaskImage, RestoreSource) {
+    let records = image.records();
+    let base_source = if had_snapshot {
+        RestoreSource::Snapshot
+    } else {
+        RestoreSource::Empty
+    };
     if let Some(c) = image.checkpoint() {
         if c.model_version != *env.model.version {
             let msg = format!(
@@ -136,11 +191,11 @@ fn with_changelog(
                     tracing::warn!("{msg}; its leads are written as evicted and state is rebuilt from the earliest offset");
                     let mut fresh = if had_snapshot { base } else { empty(env) };
                     fresh.changelog.forget = image.lead_keys();
-                    return (fresh, base_source, records);
+                    return (fresh, base_source);
                 }
                 OnModelChange::Refuse => {
                     env.fail(format!("{msg}; set [snapshots] on_model_change = \"replay\" to rebuild state, or run the old model"));
-                    return (base, base_source, records);
+                    return (base, base_source);
                 }
             }
         }
@@ -184,7 +239,7 @@ fn with_changelog(
     } else {
         RestoreSource::Changelog
     };
-    (image, source, records)
+    (image, source)
 }
 
 /// The newest usable snapshot of `partition`, if any, and the changelog

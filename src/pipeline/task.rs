@@ -62,6 +62,10 @@ pub struct TaskEnv {
     pub writer: Option<SnapshotWriter>,
     /// `None`: the changelog is off.
     pub changelog: Option<ChangelogEnv>,
+    /// Warm copies of the tasks owned elsewhere (`standby_replicas = 1`).
+    pub standby: Option<Arc<super::standby::Standby>>,
+    /// Partitions of the inbound topics (for standby copies).
+    pub partitions: i32,
     pub on_model_change: OnModelChange,
     pub snapshot_interval: Duration,
     pub snapshot_every_events: u64,

@@ -20,7 +20,8 @@ use super::encode::timed_kind;
 use super::source::{BodySource, SourceError};
 use super::wire::{self, unzigzag, Reader, WireError, FIXED32, FIXED64, LEN, VARINT};
 use crate::engine::{
-    LeadBlock, LeadId, LeadKey, LeadState, LeadTable, RecycleSchedule, SeenEvents, Slot, Stage, TaskState,
+    LeadBlock, LeadId, LeadKey, LeadState, LeadTable, RecycleSchedule, SeenEvents, Slot, Stage,
+    TaskState,
 };
 
 /// Everything a snapshot body holds, decoded.
