@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use kafka_harness::service::*;
 use kafka_harness::*;
+use leadscore::config::Config;
 use serde_json::Value;
 
 /// The tests of this file compare metric counts before and after, and the
@@ -56,79 +57,26 @@ fn sample_leads(lines: &[String]) -> Vec<String> {
 fn without_its_snapshots_a_task_comes_back_from_the_changelog() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let s = Setup::new(2);
-    let lines = sample_lines();
-    let expected = expected_changes(&lines).len();
-    s.produce_lines(&lines);
-    let first = s.start();
-    assert_eq!(
-        s.kafka
-            .read_all(
-                &s.kafka.topic("stage_changes"),
-                expected,
-                Duration::from_secs(60)
-            )
-            .len(),
-        expected
-    );
-    let before = lead_views(first.addr, &sample_leads(&lines));
-    assert!(before.len() >= 4, "the sample's leads are held: {before:?}");
-    // Both services of this test share the process's metrics recorder:
-    // counts are compared with what the first one left.
-    let (_, at_stop) = http_get(first.addr, "/metrics");
-    first.stop();
+    let first = first_run(&s);
 
     // Another machine: an empty snapshot directory.
     let elsewhere = tempfile::tempdir().expect("tempdir");
     let mut config = s.config();
     config.snapshots.dir = elsewhere.path().to_path_buf();
-    let second = s.start_with(config, leadscore::model::Model::builtin());
-    second.wait_ready(Duration::from_secs(30));
-    let (_, metrics) = http_get(second.addr, "/metrics");
-    let grew = |name: &str| metric(&metrics, name) - metric(&at_stop, name);
-    assert_eq!(
-        grew("leadscore_restores_total{source=\"changelog\"}"),
-        2.0,
-        "both tasks restored from the changelog:\n{metrics}"
-    );
-    assert!(grew("leadscore_changelog_records_restored_total") > 0.0);
-    assert_eq!(
-        lead_views(second.addr, &sample_leads(&lines)),
-        before,
-        "every lead as it was"
-    );
-    // It resumed after the events the state covers: nothing re-emitted,
-    // nothing consumed again.
-    assert_eq!(grew("leadscore_events_total"), 0.0, "{metrics}");
+    comes_back_from_the_changelog(&s, &first, config, 2.0);
     let out = s.kafka.read_all(
         &s.kafka.topic("stage_changes"),
-        expected + 1,
+        first.expected + 1,
         Duration::from_secs(5),
     );
-    assert_eq!(out.len(), expected, "no change emitted again");
-    second.stop();
+    assert_eq!(out.len(), first.expected, "no change emitted again");
 }
 
 #[test]
 fn a_damaged_snapshot_falls_back_to_the_changelog() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let s = Setup::new(1);
-    let lines = sample_lines();
-    let expected = expected_changes(&lines).len();
-    s.produce_lines(&lines);
-    let first = s.start();
-    assert_eq!(
-        s.kafka
-            .read_all(
-                &s.kafka.topic("stage_changes"),
-                expected,
-                Duration::from_secs(60)
-            )
-            .len(),
-        expected
-    );
-    let before = lead_views(first.addr, &sample_leads(&lines));
-    let (_, at_stop) = http_get(first.addr, "/metrics");
-    first.stop();
+    let first = first_run(&s);
 
     // Every snapshot file of the task loses a byte in its body.
     let mut damaged = 0;
@@ -143,26 +91,86 @@ fn a_damaged_snapshot_falls_back_to_the_changelog() {
     }
     assert!(damaged >= 1, "the stop left a snapshot");
 
-    let second = s.start();
-    second.wait_ready(Duration::from_secs(30));
-    let (_, metrics) = http_get(second.addr, "/metrics");
-    let grew = |name: &str| metric(&metrics, name) - metric(&at_stop, name);
+    let metrics = comes_back_from_the_changelog(&s, &first, s.config(), 1.0);
     assert!(
-        grew("leadscore_snapshot_fallbacks_total") >= 1.0,
+        metric(&metrics, "leadscore_snapshot_fallbacks_total")
+            - metric(&first.at_stop, "leadscore_snapshot_fallbacks_total")
+            >= 1.0,
         "the damaged file was refused"
     );
+}
+
+/// Starts a second run with `config`; asserts that its `tasks` tasks came
+/// back from the changelog with every lead as the first run left it, and
+/// that it resumed after the events that state covers (it consumed none).
+/// Returns its metrics.
+fn comes_back_from_the_changelog(
+    s: &Setup,
+    first: &FirstRun,
+    config: Config,
+    tasks: f64,
+) -> String {
+    let second = s.start_with(config, leadscore::model::Model::builtin());
+    second.wait_ready(Duration::from_secs(30));
+    let (_, metrics) = http_get(second.addr, "/metrics");
+    let grew = |name: &str| metric(&metrics, name) - metric(&first.at_stop, name);
     assert_eq!(
         grew("leadscore_restores_total{source=\"changelog\"}"),
-        1.0,
-        "the task came back from the changelog"
+        tasks,
+        "the tasks came back from the changelog:\n{metrics}"
     );
-    assert_eq!(lead_views(second.addr, &sample_leads(&lines)), before);
+    assert!(grew("leadscore_changelog_records_restored_total") > 0.0);
+    assert_eq!(
+        lead_views(second.addr, &sample_leads(&first.lines)),
+        first.before,
+        "every lead as it was"
+    );
     assert_eq!(
         grew("leadscore_events_total"),
         0.0,
         "nothing consumed again"
     );
     second.stop();
+    metrics
+}
+
+/// What a first run over the sample left: the leads as `/leads` showed
+/// them, its metrics at the stop (the services of a test share the
+/// process's metrics recorder, so later counts are compared with these),
+/// and the number of stage changes.
+struct FirstRun {
+    lines: Vec<String>,
+    before: Vec<(String, Value)>,
+    at_stop: String,
+    expected: usize,
+}
+
+/// Scores the sample, checks its stage changes arrived, stops.
+fn first_run(s: &Setup) -> FirstRun {
+    let lines = sample_lines();
+    let expected = expected_changes(&lines).len();
+    s.produce_lines(&lines);
+    let first = s.start();
+    assert_eq!(
+        s.kafka
+            .read_all(
+                &s.kafka.topic("stage_changes"),
+                expected,
+                Duration::from_secs(60)
+            )
+            .len(),
+        expected
+    );
+    let before = lead_views(first.addr, &sample_leads(&lines));
+    assert!(before.len() >= 2, "the sample's leads are held: {before:?}");
+    let (_, at_stop) = http_get(first.addr, "/metrics");
+    first.stop();
+    FirstRun {
+        lines,
+        before,
+        at_stop,
+        expected,
+    }
 }
 
 /// Every file under `dir`.

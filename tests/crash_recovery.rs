@@ -120,19 +120,7 @@ fn a_second_instance_takes_over_the_tasks_of_one_that_dies() {
 #[test]
 fn a_lost_instance_and_its_disk_are_replaced_from_the_changelog() {
     let total = events() / 4;
-    let later = total / 5;
-    let metrics = scenario(total, later, "", |c, produce_rest| {
-        let mut a = start(&c.other);
-        std::thread::sleep(Duration::from_secs(2));
-        let b = start(&c.main);
-        // Both run in one group, each with its own tasks and disk.
-        std::thread::sleep(Duration::from_secs(8));
-        a.kill().expect("SIGKILL instance A");
-        a.wait().expect("reap");
-        std::fs::remove_dir_all(&c.other_snapshots).expect("delete A's snapshot directory");
-        produce_rest();
-        b
-    });
+    let (metrics, _) = lose_one_of_two(total, "");
     let value = |name: &str| -> f64 { sample(&metrics, name) };
     let restored_from_changelog = value("leadscore_restores_total{source=\"changelog\"}");
     assert!(
@@ -454,27 +442,13 @@ extern "C" {
 /// written since, not the partitions again.
 #[test]
 fn a_standby_copy_takes_over_without_reading_the_changelog_again() {
-    let total = events() / 4;
-    let later = total / 5;
-    let changelog = std::cell::RefCell::new(0i64);
-    let metrics = scenario(total, later, "standby_replicas = 1\n", |c, produce_rest| {
-        let mut a = start(&c.other);
-        std::thread::sleep(Duration::from_secs(2));
-        let b = start(&c.main);
-        std::thread::sleep(Duration::from_secs(8));
-        a.kill().expect("SIGKILL instance A");
-        a.wait().expect("reap");
-        std::fs::remove_dir_all(&c.other_snapshots).expect("delete A's snapshot directory");
-        *changelog.borrow_mut() = c.changelog_records();
-        produce_rest();
-        b
-    });
+    let (metrics, written) = lose_one_of_two(events() / 4, "standby_replicas = 1\n");
     let value = |name: &str| -> f64 { sample(&metrics, name) };
     assert!(
         value("leadscore_restores_total{source=\"standby\"}") >= 1.0,
         "the survivor took tasks over from its standby copies"
     );
-    let written = *changelog.borrow() as f64;
+    let written = written as f64;
     let restored = value("leadscore_changelog_records_restored_total");
     assert!(
         written > 1000.0,
@@ -484,6 +458,28 @@ fn a_standby_copy_takes_over_without_reading_the_changelog_again() {
         restored < written / 4.0,
         "restores read {restored} of the changelog's {written} records (a restore without standby reads a whole partition)"
     );
+}
+
+/// Two instances, each with its own snapshot directory, split the tasks of
+/// a `total`-event scenario; A dies with SIGKILL and its directory is
+/// deleted; then the last fifth of the events is produced. Returns B's
+/// metrics and the records the changelog held when A died.
+fn lose_one_of_two(total: usize, changelog_extra: &str) -> (String, i64) {
+    let written = std::cell::Cell::new(0i64);
+    let metrics = scenario(total, total / 5, changelog_extra, |c, produce_rest| {
+        let mut a = start(&c.other);
+        std::thread::sleep(Duration::from_secs(2));
+        let b = start(&c.main);
+        // Both run in one group, each with its own tasks and disk.
+        std::thread::sleep(Duration::from_secs(8));
+        a.kill().expect("SIGKILL instance A");
+        a.wait().expect("reap");
+        std::fs::remove_dir_all(&c.other_snapshots).expect("delete A's snapshot directory");
+        written.set(c.changelog_records());
+        produce_rest();
+        b
+    });
+    (metrics, written.get())
 }
 
 /// The sum of the samples of `name` (a metric name, or a name with labels
