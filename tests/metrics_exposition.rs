@@ -18,6 +18,7 @@ const PER_PARTITION: &[&str] = &[
     "leadscore_leads_in_memory",
     "leadscore_snapshot_size_bytes",
     "leadscore_snapshot_age_seconds",
+    "leadscore_changelog_checkpoint_age_seconds",
 ];
 
 /// The unit each metric's help text must name.
@@ -34,6 +35,9 @@ fn unit_word(name: &str) -> &'static str {
         "leadscore_enforced_merges_total" => "in episodes",
         "leadscore_outputs_rerouted_total" => "in records",
         "leadscore_offsets_skipped_total" => "in offsets",
+        "leadscore_restores_total" => "in restores",
+        "leadscore_changelog_records_restored_total"
+        | "leadscore_changelog_records_written_total" => "in records",
         n if n.ends_with("_seconds") => "in seconds",
         n if n.ends_with("_bytes") => "in bytes",
         other => panic!("no unit known for {other}: add it here"),

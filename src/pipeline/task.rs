@@ -38,7 +38,8 @@ use crate::event::EventType;
 use crate::model::Model;
 use crate::snapshot::SnapshotStore;
 use crate::telemetry::events::{
-    EnforcedMerge, LeadsInMemory, OffsetsSkipped, RecordDeadLettered, TaskConsumerError,
+    ChangelogCheckpointAge, EnforcedMerge, LeadsInMemory, OffsetsSkipped, RecordDeadLettered,
+    TaskConsumerError,
 };
 use crate::telemetry::health::Health;
 use crate::telemetry::readiness::TaskProgress;
@@ -166,6 +167,12 @@ pub fn run(env: Arc<TaskEnv>, positions: impl Positions, start: TaskStart) -> Op
     } = start;
     env.shutdown.subscribe(&doorbell);
     let (image, _source) = restore(&env, partition, parked);
+    if env.changelog.is_some() {
+        emit!(ChangelogCheckpointAge {
+            partition,
+            age: Duration::ZERO
+        });
+    }
     on_restored(&image.next_offsets);
     env.health
         .add_task(partition, image.state.lookup(), image.state.lead_count());

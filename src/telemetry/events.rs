@@ -152,7 +152,7 @@ pub fn describe_all() {
     describe_gauge!(
         "leadscore_changelog_checkpoint_age_seconds",
         Unit::Seconds,
-        "Seconds since the task's last changelog checkpoint was acknowledged (since the task started, before the first): how much processing a takeover would repeat."
+        "Time in seconds since the task's last changelog checkpoint was acknowledged (since the task started, before the first): how much processing a takeover would repeat."
     );
     describe_counter!(
         "leadscore_snapshot_fallbacks_total",
