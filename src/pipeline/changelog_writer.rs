@@ -110,6 +110,7 @@ impl ChangelogWriter {
         partition: i32,
         inputs: &[String],
         model_version: Arc<str>,
+        next_offsets: &[i64],
         cursor: ChangelogCursor,
     ) -> ChangelogWriter {
         let (topics, order) = ChangelogWriter::sorted_inputs(inputs);
@@ -130,7 +131,9 @@ impl ChangelogWriter {
             phase: Phase::Idle,
             last_flush: Instant::now(),
             last_checkpoint: Instant::now(),
-            flushed_at: Vec::new(),
+            // What was restored is in the changelog (or nothing is): no
+            // flush until something changes.
+            flushed_at: next_offsets.to_vec(),
             flush_requested: false,
         }
     }

@@ -260,6 +260,7 @@ impl<'e> Task<'e> {
                 partition,
                 &names,
                 env.model.version.clone(),
+                &image.next_offsets,
                 image.changelog,
             )
         });
