@@ -3,12 +3,33 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
 
 use super::PipelineError;
 use crate::changelog::ChangelogImage;
+
+/// The context of changelog readers: reaching the end of a partition is
+/// what they wait for, not an error to log; other client errors are
+/// warnings (the read retries or times out with its own message).
+#[derive(Default)]
+pub struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_))
+            && !reason.contains("reached end of partition")
+        {
+            tracing::warn!(error = %error, reason, "changelog reader");
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
+/// A consumer reading changelog partitions.
+pub type ChangelogConsumer = BaseConsumer<ReaderContext>;
 
 /// What one read did.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,8 +56,8 @@ pub fn read_to_end(
     let failed = |what: String| {
         PipelineError::Kafka(format!("changelog {topic} partition {partition}: {what}"))
     };
-    let consumer: BaseConsumer = client
-        .create()
+    let consumer: ChangelogConsumer = client
+        .create_with_context(ReaderContext)
         .map_err(|e| failed(format!("cannot create a reader: {e}")))?;
     let mut stats = ReadStats {
         records: 0,

@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
+use super::changelog_reader::{ChangelogConsumer, ReaderContext};
 use super::shutdown::Shutdown;
 use super::PipelineError;
 use crate::changelog::ChangelogImage;
@@ -41,8 +42,8 @@ impl Standby {
         partitions: i32,
         shutdown: Shutdown,
     ) -> Result<Arc<Standby>, PipelineError> {
-        let consumer: BaseConsumer = reader
-            .create()
+        let consumer: ChangelogConsumer = reader
+            .create_with_context(ReaderContext)
             .map_err(|e| PipelineError::Kafka(format!("cannot create the standby reader: {e}")))?;
         let standby = Arc::new(Standby {
             copies: Mutex::new(
@@ -82,7 +83,7 @@ impl Standby {
         self.copies.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn tail(&self, consumer: &BaseConsumer, topic: &str, shutdown: &Shutdown) {
+    fn tail(&self, consumer: &ChangelogConsumer, topic: &str, shutdown: &Shutdown) {
         while !shutdown.is_triggered() {
             if self.changed.swap(false, Ordering::SeqCst) {
                 let mut tpl = TopicPartitionList::new();
