@@ -243,7 +243,7 @@ fn d_changelog_topic() -> String {
     "leadscore.changelog".into()
 }
 fn d_flush_ms() -> u64 {
-    1000
+    5000
 }
 fn d_replication() -> i32 {
     -1
