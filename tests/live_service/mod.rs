@@ -20,6 +20,7 @@ use leadscore::service::{serve, ServiceError, ServiceHandles};
 use rdkafka::producer::{DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 
+use crate::kafka_harness::service::Setup;
 use crate::kafka_harness::{http_get, TestKafka};
 
 /// Partitions of every topic (= tasks of the service).
@@ -41,17 +42,13 @@ pub struct LiveService {
 impl LiveService {
     /// Creates the topics and starts the service; returns once it listens.
     pub fn start() -> LiveService {
-        let kafka = TestKafka::start();
-        for t in EventType::ALL {
-            kafka.create_topic(&kafka.topic(&format!("events.{}", t.as_str())), PARTITIONS);
-        }
-        kafka.create_topic(&kafka.topic("stage_changes"), PARTITIONS);
-        kafka.create_topic(&kafka.topic("dlq"), 1);
-        if kafka.is_mock() {
-            kafka.create_topic(&kafka.topic("changelog"), PARTITIONS);
-        }
-        let snapshots = tempfile::tempdir().expect("snapshot dir");
-        let config = config(&kafka, snapshots.path());
+        // The harness's topics and config, with event time allowed ahead of
+        // the wall clock (the generator runs in simulated time, like the demo).
+        let setup = Setup::new(PARTITIONS);
+        let config = setup.config_with("[limits]\nmax_future_skew_secs = 100000000\n");
+        let Setup {
+            kafka, snapshots, ..
+        } = setup;
         let handles = ServiceHandles::default();
         let h = handles.clone();
         let c = config.clone();
@@ -187,33 +184,6 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// A service config on the test broker: snapshots every second, HTTP on a
-/// free port, event time allowed ahead of the wall clock (the generator
-/// runs in simulated time, like the demo).
-fn config(kafka: &TestKafka, snapshots: &std::path::Path) -> Config {
-    let mut topics = String::new();
-    for t in EventType::ALL {
-        topics.push_str(&format!(
-            "{} = {{ name = \"{}\" }}\n",
-            t.as_str(),
-            kafka.topic(&format!("events.{}", t.as_str()))
-        ));
-    }
-    let text = format!(
-        "[kafka]\n\"bootstrap.servers\" = \"{}\"\n\"group.id\" = \"{}\"\n\"fetch.wait.max.ms\" = 10\n\"session.timeout.ms\" = 6000\n\
-         [topics]\n{topics}stage_changes = {{ name = \"{}\" }}\ndead_letter = \"{}\"\n\
-         [snapshots]\ndir = \"{}\"\ninterval_secs = 1\n[http]\nlisten = \"127.0.0.1:0\"\n\
-         [limits]\nmax_future_skew_secs = 100000000\n[changelog]\ntopic = \"{}\"\n",
-        kafka.bootstrap,
-        kafka.topic("group"),
-        kafka.topic("stage_changes"),
-        kafka.topic("dlq"),
-        snapshots.display(),
-        kafka.topic("changelog")
-    );
-    Config::parse(&text, "test config", []).expect("test config")
 }
 
 /// One sample line of the text exposition.
