@@ -29,7 +29,14 @@ pub struct StandbyCopy {
 /// The copies, and the thread that keeps them up to date.
 pub struct Standby {
     copies: Mutex<BTreeMap<i32, StandbyCopy>>,
-    /// Set when the set of copies changed (the reader re-assigns).
+    /// Partitions to start or stop reading, for the reader thread. It
+    /// changes its assignment incrementally, so the positions of the other
+    /// partitions (and records already fetched for them) are untouched: a
+    /// full re-assign could hand it a record fetched before the re-assign
+    /// after one it had skipped, a gap in the copy. A new copy starts at
+    /// offset 0 (reset to the log start if that is gone), not at
+    /// "beginning", which some brokers answer inexactly.
+    changes: Mutex<Vec<(i32, bool)>>,
     changed: AtomicBool,
 }
 
@@ -51,6 +58,7 @@ impl Standby {
                     .map(|p| (p, StandbyCopy::default()))
                     .collect(),
             ),
+            changes: Mutex::new((0..partitions).map(|p| (p, true)).collect()),
             changed: AtomicBool::new(true),
         });
         let s = standby.clone();
@@ -65,7 +73,9 @@ impl Standby {
     /// Takes the copy of `partition` (a task of it starts here).
     pub fn take(&self, partition: i32) -> Option<StandbyCopy> {
         let copy = self.lock().remove(&partition);
-        self.changed.store(true, Ordering::SeqCst);
+        if copy.is_some() {
+            self.change(partition, false);
+        }
         copy
     }
 
@@ -75,8 +85,17 @@ impl Standby {
         let mut copies = self.lock();
         if let std::collections::btree_map::Entry::Vacant(v) = copies.entry(partition) {
             v.insert(StandbyCopy::default());
-            self.changed.store(true, Ordering::SeqCst);
+            self.change(partition, true);
         }
+    }
+
+    /// Tells the reader to start (`true`) or stop reading `partition`.
+    fn change(&self, partition: i32, read: bool) {
+        self.changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((partition, read));
+        self.changed.store(true, Ordering::SeqCst);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, StandbyCopy>> {
@@ -86,14 +105,28 @@ impl Standby {
     fn tail(&self, consumer: &ChangelogConsumer, topic: &str, shutdown: &Shutdown) {
         while !shutdown.is_triggered() {
             if self.changed.swap(false, Ordering::SeqCst) {
-                let mut tpl = TopicPartitionList::new();
-                for (p, c) in self.lock().iter() {
-                    if let Err(e) = tpl.add_partition_offset(topic, *p, Offset::Offset(c.next)) {
-                        tracing::warn!(partition = p, error = %e, "standby: cannot add partition");
+                let changes =
+                    std::mem::take(&mut *self.changes.lock().unwrap_or_else(|e| e.into_inner()));
+                let (mut start, mut stop) = (TopicPartitionList::new(), TopicPartitionList::new());
+                for (p, read) in changes {
+                    let added = if read {
+                        start.add_partition_offset(topic, p, Offset::Offset(0))
+                    } else {
+                        stop.add_partition_offset(topic, p, Offset::Invalid)
+                    };
+                    if let Err(e) = added {
+                        tracing::warn!(partition = p, error = %e, "standby: cannot change partition");
                     }
                 }
-                if let Err(e) = consumer.assign(&tpl) {
-                    tracing::warn!(error = %e, "standby: cannot assign");
+                if stop.count() > 0 {
+                    if let Err(e) = consumer.incremental_unassign(&stop) {
+                        tracing::warn!(error = %e, "standby: cannot stop reading");
+                    }
+                }
+                if start.count() > 0 {
+                    if let Err(e) = consumer.incremental_assign(&start) {
+                        tracing::warn!(error = %e, "standby: cannot start reading");
+                    }
                 }
             }
             match consumer.poll(Duration::from_millis(100)) {
