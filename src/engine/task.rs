@@ -135,30 +135,11 @@ impl TaskState {
     /// limit, then the stage machine.
     pub fn apply(&mut self, model: &Model, event: &Event<'_>) -> Applied {
         let mut out = Applied::default();
+        let Some(id_hash) = self.admit(model, event, &mut out) else {
+            return out;
+        };
         let t = event.occurred_at_ms;
         let f = &model.filters;
-        if self.watermark_ms != i64::MIN && t < self.watermark_ms.saturating_sub(f.max_lateness_ms)
-        {
-            out.outcome = Some(Outcome::Late);
-            return out;
-        }
-        let id_hash = SeenEvents::hash_id(&event.event_id);
-        if !self.seen.insert(id_hash, t) {
-            out.outcome = Some(Outcome::Duplicate);
-            return out;
-        }
-        if let Some(j) = &mut self.journal {
-            j.seen.push((id_hash, t));
-        }
-        if let Some(ua) = event.web().and_then(|w| w.user_agent.as_deref()) {
-            if self.bots.is_bot(model, ua) {
-                out.outcome = Some(Outcome::Bot);
-                return out;
-            }
-        }
-        if t > self.watermark_ms {
-            self.advance_watermark(model, t, &mut out);
-        }
         let horizon = self.watermark_ms.saturating_sub(f.max_lateness_ms);
         self.cutoffs.update(model, horizon);
 
@@ -486,6 +467,50 @@ impl TaskState {
             self.last_sweep_ms,
             self.seen.image(),
         ))
+    }
+
+    /// An event whose effect on its lead is already in the lead's state (a
+    /// lead restored from a changelog record that covers it): it moves the
+    /// event-time clock (sweeps, evictions) and the dedupe window exactly
+    /// as [`TaskState::apply`] would, and leaves its lead alone. Its
+    /// outcome is `duplicate` (it was applied before).
+    pub fn pass(&mut self, model: &Model, event: &Event<'_>) -> Applied {
+        let mut out = Applied::default();
+        if self.admit(model, event, &mut out).is_some() {
+            out.outcome = Some(Outcome::Duplicate);
+        }
+        out
+    }
+
+    /// The filters before the lead: lateness, dedupe, bots, then the
+    /// watermark (and the sweep it triggers). Returns the event id's hash
+    /// if the event goes on to its lead; else `out` has the outcome.
+    fn admit(&mut self, model: &Model, event: &Event<'_>, out: &mut Applied) -> Option<u64> {
+        let t = event.occurred_at_ms;
+        let f = &model.filters;
+        if self.watermark_ms != i64::MIN && t < self.watermark_ms.saturating_sub(f.max_lateness_ms)
+        {
+            out.outcome = Some(Outcome::Late);
+            return None;
+        }
+        let id_hash = SeenEvents::hash_id(&event.event_id);
+        if !self.seen.insert(id_hash, t) {
+            out.outcome = Some(Outcome::Duplicate);
+            return None;
+        }
+        if let Some(j) = &mut self.journal {
+            j.seen.push((id_hash, t));
+        }
+        if let Some(ua) = event.web().and_then(|w| w.user_agent.as_deref()) {
+            if self.bots.is_bot(model, ua) {
+                out.outcome = Some(Outcome::Bot);
+                return None;
+            }
+        }
+        if t > self.watermark_ms {
+            self.advance_watermark(model, t, out);
+        }
+        Some(id_hash)
     }
 
     /// Starts keeping a [`Journal`] of what changes (for a changelog).

@@ -491,17 +491,18 @@ impl<'e> Task<'e> {
                 );
                 self.tally.dead_letter(input);
             }
-            Ok(event)
-                if self
+            Ok(event) => {
+                // An event already in its lead's restored state (README
+                // "Recovery") only moves the clock and the dedupe window.
+                let applied = if self
                     .changelog
                     .as_ref()
-                    .is_some_and(|c| c.skip(input, offset, &event.lead_id)) =>
-            {
-                // Already in the lead's restored state (README "Recovery").
-                self.tally.outcome(input, crate::engine::Outcome::Duplicate);
-            }
-            Ok(event) => {
-                let applied = self.state.apply(&env.model, &event);
+                    .is_some_and(|c| c.skip(input, offset, &event.lead_id))
+                {
+                    self.state.pass(&env.model, &event)
+                } else {
+                    self.state.apply(&env.model, &event)
+                };
                 if let Some(o) = applied.outcome {
                     self.tally.outcome(input, o);
                 }
