@@ -213,6 +213,7 @@ fn scenario(
         ..DecodeLimits::default()
     };
     let mut expected_ids = BTreeSet::new();
+    let mut lead_of: BTreeMap<String, String> = BTreeMap::new();
     let mut expected_states = Vec::new();
     for p in 0..PARTITIONS {
         let mut mine: Vec<&Produced> = produced.iter().filter(|r| r.partition == p).collect();
@@ -227,6 +228,7 @@ fn scenario(
                 &limits,
             ) {
                 for c in state.apply(&model, &e).changes {
+                    lead_of.insert(c.change_id.clone(), c.lead_id.clone());
                     expected_ids.insert(c.change_id);
                 }
             }
@@ -350,7 +352,20 @@ fn scenario(
     if seen_ids != expected_ids {
         print_logs(dir.path());
     }
-    let missing: Vec<_> = expected_ids.difference(&seen_ids).collect();
+    // Events produced while the pipeline runs are merged in arrival order
+    // (README "Ordering"), so for a lead that had such events a transition
+    // of the time-ordered run may not happen (the same events in another
+    // order). Such a miss is reported, not failed; any other miss, and any
+    // change id the time-ordered run does not have, fails.
+    let live_leads: BTreeSet<&str> = produced[first..].iter().map(|r| r.key.as_str()).collect();
+    let (order_sensitive, missing): (Vec<&String>, Vec<&String>) = expected_ids
+        .difference(&seen_ids)
+        .partition(|id| held_back > 0 && live_leads.contains(lead_of[*id].as_str()));
+    if !order_sensitive.is_empty() {
+        eprintln!(
+            "not seen, for leads with events that arrived live (arrival order): {order_sensitive:?}"
+        );
+    }
     let extra: Vec<_> = seen_ids.difference(&expected_ids).collect();
     eprintln!(
         "{} expected, {} seen, {} missing, {} extra",
