@@ -2,7 +2,8 @@
 //! 36-character lead ids (`cargo bench --bench lead_memory`; set
 //! LEADSCORE_BENCH_LEADS=1000000 to run one size). Two shapes: a lead that
 //! has only been seen once (one page view) and a lead with a typical
-//! history (profile, page views, a download, a webinar).
+//! history (profile, page views, a download, a webinar). Each figure is
+//! taken in a fresh process, with the allocator the binary ships with.
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -125,8 +126,25 @@ fn main() {
         Ok(v) => vec![v.parse().expect("LEADSCORE_BENCH_LEADS is a number")],
         Err(_) => vec![1_000_000, 10_000_000],
     };
+    // Each figure in a process of its own: an allocator keeps memory freed
+    // by a previous measurement for reuse, and the next one's resident set
+    // would not grow by what it takes.
+    if let Ok(case) = std::env::var(CASE) {
+        let (n, typical) = case.split_once(':').expect("leads:typical");
+        measure(n.parse().expect("leads"), typical == "true");
+        return;
+    }
+    let me = std::env::current_exe().expect("this bench's executable");
     for n in sizes {
-        measure(n, false);
-        measure(n, true);
+        for typical in [false, true] {
+            let status = std::process::Command::new(&me)
+                .env(CASE, format!("{n}:{typical}"))
+                .status()
+                .expect("run one measurement");
+            assert!(status.success(), "measurement {n}:{typical}: {status}");
+        }
     }
 }
+
+/// Set in the child process that takes one measurement: `leads:typical`.
+const CASE: &str = "LEADSCORE_BENCH_MEMORY_CASE";

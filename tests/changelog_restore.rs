@@ -147,20 +147,7 @@ struct FirstRun {
 
 /// Scores the sample, checks its stage changes arrived, stops.
 fn first_run(s: &Setup) -> FirstRun {
-    let lines = sample_lines();
-    let expected = expected_changes(&lines).len();
-    s.produce_lines(&lines);
-    let first = s.start();
-    assert_eq!(
-        s.kafka
-            .read_all(
-                &s.kafka.topic("stage_changes"),
-                expected,
-                Duration::from_secs(60)
-            )
-            .len(),
-        expected
-    );
+    let (first, lines, expected) = s.run_sample();
     let before = lead_views(first.addr, &sample_leads(&lines));
     assert!(before.len() >= 2, "the sample's leads are held: {before:?}");
     let (_, at_stop) = http_get(first.addr, "/metrics");

@@ -230,20 +230,7 @@ fn stricter_model() -> Model {
 #[test]
 fn a_snapshot_from_another_model_version_is_refused_or_rebuilt_per_config() {
     let s = Setup::new(1);
-    let lines = sample_lines();
-    s.produce_lines(&lines);
-    let first = s.start();
-    let expected = expected_changes(&lines).len();
-    assert_eq!(
-        s.kafka
-            .read_all(
-                &s.kafka.topic("stage_changes"),
-                expected,
-                Duration::from_secs(60)
-            )
-            .len(),
-        expected
-    );
+    let (first, _, expected) = s.run_sample();
     first.stop();
 
     // refuse: the service stops with an error naming both versions.

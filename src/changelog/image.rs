@@ -63,9 +63,8 @@ impl ChangelogImage {
     ) -> Result<(), ChangelogError> {
         self.records += 1;
         match decode(offset, key, value)? {
-            Record::Lead { lead, covers } => {
-                let k = LeadKey::parse(&lead.lead_id());
-                self.leads.insert(k, Some((lead, covers)));
+            Record::Lead { key, lead, covers } => {
+                self.leads.insert(key, Some((lead, covers)));
             }
             Record::Evicted(k) => {
                 self.leads.insert(k, None);

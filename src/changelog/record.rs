@@ -53,6 +53,7 @@ pub struct Checkpoint {
 pub enum Record {
     /// A lead's state and the inbound offsets it covers.
     Lead {
+        key: LeadKey,
         lead: LeadState,
         covers: Vec<i64>,
     },
@@ -152,13 +153,14 @@ pub fn decode(
         let w = LeadWire::decode(value).map_err(|e| corrupt(format!("lead {id}: {e}")))?;
         check(w.format)?;
         let lead = lead_from_record(&w.lead).map_err(|e| corrupt(format!("lead {id}: {e}")))?;
-        if lead.lead_id() != id {
+        if !lead.has_id(id) {
             return Err(corrupt(format!(
                 "the record of lead {id} holds lead {}",
                 lead.lead_id()
             )));
         }
         return Ok(Record::Lead {
+            key: LeadKey::parse(id),
             lead,
             covers: w.covers,
         });

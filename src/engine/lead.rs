@@ -9,6 +9,7 @@
 //! credit or withdrawal of a candidate adds its own decayed points.
 
 use super::lead_block::LeadBlock;
+use super::lead_key::LeadId;
 use super::slot::{
     self, cand_rule, fit_pairs, fit_slot, kind, kind_of, set_fit_pair, slot_time, value_of, Slot,
     ADMITTED, CREDITED, ORDINAL_MASK, ORDINAL_SHIFT,
@@ -437,6 +438,11 @@ impl LeadState {
     /// The lead id.
     pub fn lead_id(&self) -> String {
         self.block.id_text()
+    }
+
+    /// Whether this is the lead `id`, without building the id's text.
+    pub fn has_id(&self, id: &str) -> bool {
+        self.block.has_id(&LeadId::parse(id))
     }
 
     /// The funnel stage.

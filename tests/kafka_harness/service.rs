@@ -175,6 +175,23 @@ impl Setup {
         }
         self.kafka.flush();
     }
+
+    /// Produces `samples/events.jsonl`, starts the service and waits until
+    /// it has published every stage change a replay of the sample derives.
+    /// Returns the running service, the lines and that number of changes.
+    pub fn run_sample(&self) -> (Running, Vec<String>, usize) {
+        let lines = sample_lines();
+        let expected = expected_changes(&lines).len();
+        self.produce_lines(&lines);
+        let running = self.start();
+        let read = self.kafka.read_all(
+            &self.kafka.topic("stage_changes"),
+            expected,
+            Duration::from_secs(60),
+        );
+        assert_eq!(read.len(), expected, "stage changes of the sample");
+        (running, lines, expected)
+    }
 }
 
 /// Decode limits without the future-skew check (test data is historical).

@@ -16,11 +16,11 @@ use leadscore::config::Config;
 use leadscore::demo::{send_record, Stamp, Traffic, TrafficMix};
 use leadscore::event::EventType;
 use leadscore::model::Model;
-use leadscore::service::{serve, ServiceError, ServiceHandles};
+use leadscore::service::{serve, ServiceHandles};
 use rdkafka::producer::{DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 
-use crate::kafka_harness::service::Setup;
+use crate::kafka_harness::service::{Running, Setup};
 use crate::kafka_harness::{http_get, TestKafka};
 
 /// Partitions of every topic (= tasks of the service).
@@ -30,12 +30,11 @@ pub const PARTITIONS: i32 = 2;
 pub struct LiveService {
     pub kafka: TestKafka,
     pub config: Config,
-    pub handles: ServiceHandles,
     pub addr: SocketAddr,
     /// `/metrics` as served before the pipeline started: the first scrape
     /// any Prometheus can make.
     pub first_scrape: String,
-    thread: JoinHandle<Result<(), ServiceError>>,
+    service: Running,
     _snapshots: tempfile::TempDir,
 }
 
@@ -67,10 +66,13 @@ impl LiveService {
         LiveService {
             kafka,
             config,
-            handles,
             addr,
             first_scrape,
-            thread,
+            service: Running {
+                handles,
+                addr,
+                thread,
+            },
             _snapshots: snapshots,
         }
     }
@@ -156,11 +158,7 @@ impl LiveService {
 
     /// Stops the service gracefully and checks that it stopped cleanly.
     pub fn stop(self) {
-        self.handles.shutdown.trigger();
-        self.thread
-            .join()
-            .expect("service thread")
-            .expect("service stopped cleanly");
+        self.service.stop();
     }
 }
 

@@ -1,5 +1,5 @@
-//! The backlog phase: raw consumption against the full pipeline, with and
-//! without snapshots, over the same pre-filled topics.
+//! The backlog phase: raw consumption against the full pipeline, with all,
+//! none or part of its state, over the same pre-filled topics.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,8 +16,10 @@ use super::BenchArgs;
 /// Records per second of each backlog run.
 pub struct Backlog {
     pub raw: f64,
+    /// Snapshots and changelog.
     pub pipeline: f64,
-    pub no_snapshots: f64,
+    pub no_state: f64,
+    pub snapshots_only: f64,
 }
 
 pub fn measure(
@@ -25,8 +27,11 @@ pub fn measure(
     bootstrap: &str,
     args: &BenchArgs,
 ) -> Result<Backlog> {
-    let with = super::config(bootstrap, "backlog", "snapshots", true)?;
-    let without = super::config(bootstrap, "backlog", "no-snapshots", false)?;
+    use super::State;
+    let with = super::config(bootstrap, "backlog", "snapshots", State::Full)?;
+    let without = super::config(bootstrap, "backlog", "no-state", State::None)?;
+    let snapshots_only =
+        super::config(bootstrap, "backlog", "snapshots-only", State::SnapshotsOnly)?;
     super::create_topics(mock, &with, args.partitions)?;
     let inbound = with.topics.inbound();
 
@@ -102,12 +107,22 @@ pub fn measure(
         "(a) raw rdkafka consumption: {n} records in {raw_secs:.2}s = {raw_rate:.0} records/s"
     );
 
-    let pipeline = drain(&with, available, "(b) full pipeline, snapshots on")?;
-    let no_snapshots = drain(&without, available, "(b') full pipeline, snapshots off")?;
+    let pipeline = drain(
+        &with,
+        available,
+        "(b) full pipeline, snapshots and changelog",
+    )?;
+    let no_state = drain(&without, available, "(b') full pipeline, no state kept")?;
+    let snapshots_only = drain(
+        &snapshots_only,
+        available,
+        "(b'') full pipeline, snapshots, no changelog",
+    )?;
     Ok(Backlog {
         raw: raw_rate,
         pipeline,
-        no_snapshots,
+        no_state,
+        snapshots_only,
     })
 }
 

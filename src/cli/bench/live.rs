@@ -55,7 +55,7 @@ pub fn measure(
     args: &BenchArgs,
     rates: &[f64],
 ) -> Result<Vec<LiveResult>> {
-    let config = super::config(bootstrap, "live", "live", true)?;
+    let config = super::config(bootstrap, "live", "live", super::State::Full)?;
     super::create_topics(mock, &config, args.partitions)?;
     let inbound = config.topics.inbound();
     let run = Running::start(&config);
