@@ -530,11 +530,9 @@ impl TaskState {
     /// few events before applying them lets the memory fetch their state
     /// at once instead of one after the other; the outcome is the same
     /// with or without.
-    pub fn warm(&self, event: &Event<'_>, keys: &EventKeys) {
-        let head = self
-            .leads
-            .read(&keys.lead(event), keys.lead_hash, |b| b.last_event_ms());
-        std::hint::black_box((head, self.seen.contains(keys.id_hash)));
+    pub fn warm(&self, keys: &EventKeys) {
+        self.leads.prefetch(keys.lead_hash);
+        std::hint::black_box(self.seen.contains(keys.id_hash));
     }
 
     /// The filters before the lead: lateness, dedupe, bots, then the

@@ -291,8 +291,8 @@ impl<W: Write> Run<'_, '_, W> {
             .zip(items.chunks(WARM_GROUP))
         {
             for item in items {
-                if let Item::Event(e, keys) = item {
-                    self.state.warm(e, keys);
+                if let Item::Event(_, keys) = item {
+                    self.state.warm(keys);
                 }
             }
             for (span, item) in group.iter().zip(items) {
