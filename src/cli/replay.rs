@@ -75,9 +75,10 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         Some(p) => Model::from_file(p)?,
         None => Model::builtin(),
     };
-    let (reader, len): (Box<dyn Read>, Option<u64>) = match args.input.as_deref() {
-        None => (Box::new(io::stdin().lock()), None),
-        Some(p) if p.as_os_str() == "-" => (Box::new(io::stdin().lock()), None),
+    let path = args.input.as_deref().filter(|p| p.as_os_str() != "-");
+    let from_stdin = path.is_none();
+    let (reader, len): (Box<dyn Read + Send>, Option<u64>) = match path {
+        None => (Box::new(io::stdin()), None),
         Some(p) => {
             let f = File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
             let len = f.metadata().ok().map(|m| m.len());
@@ -112,6 +113,9 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             max_future_skew_ms: None,
         },
         max_future_ms: args.max_future.0,
+        // Lines typed at a terminal are replayed one by one as they come:
+        // a reader thread blocked on the next one would hold up `--strict`.
+        decode_ahead: !(from_stdin && io::stdin().is_terminal()),
     };
     let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let result = replay(

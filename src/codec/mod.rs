@@ -15,6 +15,7 @@ mod lead_json;
 mod limits;
 pub mod proto;
 mod proto_event;
+mod proto_view;
 mod timestamp;
 mod url;
 mod validate;
@@ -31,8 +32,8 @@ use crate::event::{Event, EventType};
 /// Decodes and validates one inbound record. `expected` is the event type of
 /// the topic it came from (`None` when the record must say it, as in
 /// `replay`); `now_ms` is the wall clock for the future-skew check (`None`
-/// disables it). JSON strings borrow from `payload` unless escaped; protobuf
-/// strings are owned.
+/// disables it). Strings borrow from `payload`, unless escaped (JSON) or in
+/// a record only prost's decoder reads (protobuf: a repeated message field).
 pub fn decode_event<'a>(
     payload: &'a [u8],
     format: Format,

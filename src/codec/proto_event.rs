@@ -1,8 +1,10 @@
 //! The protobuf form of an inbound event: `leadscore.v1.Event`.
 //!
-//! prost decodes into owned messages; they are mapped into an [`Event`] with
-//! owned strings and validated exactly like JSON. In proto3 an unset string
-//! or number reads as `""` / `0`, so those count as absent.
+//! The record is read in place ([`EventView::read`], strings borrowed from
+//! it); a record that reader leaves alone is decoded by prost into owned
+//! messages and viewed the same way. Either view is mapped into an
+//! [`Event`] and validated exactly like JSON. In proto3 an unset string or
+//! number reads as `""` / `0`, so those count as absent.
 
 use std::borrow::Cow;
 
@@ -11,6 +13,7 @@ use prost::Message;
 use super::error::DecodeError;
 use super::limits::DecodeLimits;
 use super::proto;
+use super::proto_view::{EventView, PayloadView, WebView};
 use super::timestamp::check_epoch_range;
 use super::validate::{
     bounded_id, check_expected, check_profile, check_size, check_skew, optional, required_id,
@@ -20,19 +23,33 @@ use crate::event::{
     AssetKind, Event, EventBody, EventType, FormKind, Profile, WebContext, WebinarAction,
 };
 
-/// Decodes and validates one `leadscore.v1.Event` record.
-pub(crate) fn decode(
-    payload: &[u8],
+/// Decodes and validates one `leadscore.v1.Event` record; strings borrow
+/// from `payload` unless prost had to decode it.
+pub(crate) fn decode<'a>(
+    payload: &'a [u8],
     expected: Option<EventType>,
     now_ms: Option<i64>,
     limits: &DecodeLimits,
-) -> Result<Event<'static>, DecodeError> {
+) -> Result<Event<'a>, DecodeError> {
     check_size(payload, limits)?;
+    if let Some(view) = EventView::read(payload) {
+        return event(view, expected, now_ms, limits);
+    }
     let msg = proto::Event::decode(payload).map_err(|e| {
         DecodeError::payload(format!(
             "not a valid leadscore.v1.Event protobuf message ({e})"
         ))
     })?;
+    event(EventView::of(&msg), expected, now_ms, limits).map(Event::into_owned)
+}
+
+/// Validates a decoded message and maps it into an [`Event`].
+fn event<'a>(
+    msg: EventView<'a>,
+    expected: Option<EventType>,
+    now_ms: Option<i64>,
+    limits: &DecodeLimits,
+) -> Result<Event<'a>, DecodeError> {
     let event_id = bounded_id("event_id", Some(id("event_id", msg.event_id)?), limits)?;
     let lead_id = bounded_id("lead_id", Some(id("lead_id", msg.lead_id)?), limits)?;
     let occurred_at_ms = match msg.occurred_at_ms {
@@ -57,50 +74,73 @@ pub(crate) fn decode(
 
 /// Maps the `payload` oneof into an [`EventBody`], checking it against the
 /// topic's type first.
-fn body(
-    payload: proto::event::Payload,
+fn body<'a>(
+    payload: PayloadView<'a>,
     expected: Option<EventType>,
-) -> Result<EventBody<'static>, DecodeError> {
-    use proto::event::Payload as P;
+) -> Result<EventBody<'a>, DecodeError> {
+    use PayloadView as P;
     let got = match &payload {
-        P::PageView(_) => EventType::PageView,
-        P::PricingPage(_) => EventType::PricingPage,
-        P::Download(_) => EventType::Download,
-        P::Webinar(_) => EventType::Webinar,
-        P::Form(_) => EventType::Form,
-        P::Profile(_) => EventType::Profile,
+        P::PageView { .. } => EventType::PageView,
+        P::PricingPage { .. } => EventType::PricingPage,
+        P::Download { .. } => EventType::Download,
+        P::Webinar { .. } => EventType::Webinar,
+        P::Form { .. } => EventType::Form,
+        P::Profile { .. } => EventType::Profile,
     };
     check_expected("payload", got, expected)?;
     Ok(match payload {
-        P::PageView(p) => EventBody::PageView {
-            path: web_path(opt(p.url), opt(p.path))?,
-            referrer: opt(p.referrer),
-            web: web(p.web),
+        P::PageView {
+            url,
+            path,
+            referrer,
+            web: w,
+        } => EventBody::PageView {
+            path: web_path(opt(url), opt(path))?,
+            referrer: opt(referrer),
+            web: web(w),
         },
-        P::PricingPage(p) => EventBody::PricingPage {
-            path: web_path(opt(p.url), opt(p.path))?,
-            plan: opt(p.plan),
-            seconds_on_page: (p.seconds_on_page != 0).then_some(p.seconds_on_page),
-            web: web(p.web),
+        P::PricingPage {
+            url,
+            path,
+            plan,
+            seconds_on_page,
+            web: w,
+        } => EventBody::PricingPage {
+            path: web_path(opt(url), opt(path))?,
+            plan: opt(plan),
+            seconds_on_page: (seconds_on_page != 0).then_some(seconds_on_page),
+            web: web(w),
         },
-        P::Download(d) => EventBody::Download {
-            asset_id: id("asset_id", d.asset_id)?,
-            asset_kind: asset_kind(d.asset_kind)?,
+        P::Download {
+            asset_id,
+            asset_kind: k,
+        } => EventBody::Download {
+            asset_id: id("asset_id", asset_id)?,
+            asset_kind: asset_kind(k)?,
         },
-        P::Webinar(w) => EventBody::Webinar {
-            webinar_id: id("webinar_id", w.webinar_id)?,
-            action: webinar_action(w.action)?,
-            minutes: (w.minutes != 0).then_some(w.minutes),
+        P::Webinar {
+            webinar_id,
+            action,
+            minutes,
+        } => EventBody::Webinar {
+            webinar_id: id("webinar_id", webinar_id)?,
+            action: webinar_action(action)?,
+            minutes: (minutes != 0).then_some(minutes),
         },
-        P::Form(f) => EventBody::Form {
-            form: form_kind(f.form)?,
+        P::Form { form } => EventBody::Form {
+            form: form_kind(form)?,
         },
-        P::Profile(p) => {
+        P::Profile {
+            industry,
+            employees,
+            annual_revenue_usd,
+            country,
+        } => {
             let p = Profile {
-                industry: optional(p.industry.map(Cow::Owned)),
-                employees: p.employees,
-                annual_revenue_usd: p.annual_revenue_usd,
-                country: optional(p.country.map(Cow::Owned)),
+                industry: optional(industry.map(Cow::Borrowed)),
+                employees,
+                annual_revenue_usd,
+                country: optional(country.map(Cow::Borrowed)),
             };
             check_profile(&p)?;
             EventBody::Profile(p)
@@ -109,20 +149,20 @@ fn body(
 }
 
 /// A required id; `""` is how proto3 shows an unset string.
-fn id(field: &'static str, s: String) -> Result<Cow<'static, str>, DecodeError> {
+fn id<'a>(field: &'static str, s: &'a str) -> Result<Cow<'a, str>, DecodeError> {
     if s.is_empty() {
         return Err(DecodeError::new(field, "required but missing"));
     }
-    required_id(field, Some(Cow::Owned(s)))
+    required_id(field, Some(Cow::Borrowed(s)))
 }
 
 /// An optional string; `""` is absent.
-fn opt(s: String) -> Option<Cow<'static, str>> {
-    optional(Some(Cow::Owned(s)))
+fn opt(s: &str) -> Option<Cow<'_, str>> {
+    optional(Some(Cow::Borrowed(s)))
 }
 
 /// The web context, all of whose fields are optional.
-fn web(w: Option<proto::WebContext>) -> WebContext<'static> {
+fn web(w: Option<WebView<'_>>) -> WebContext<'_> {
     let w = w.unwrap_or_default();
     WebContext {
         user_agent: opt(w.user_agent),

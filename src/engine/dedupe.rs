@@ -7,6 +7,9 @@
 //! by reference count, so a snapshot takes the window by copying a few
 //! hundred pointers instead of millions of entries (`capture.rs`), and an
 //! in-order event costs one map insert and one append, never a heap sift.
+//! The chunk being filled is a plain vector, shared only once full (a
+//! snapshot copies it, at most 64 KiB): an append to a shared chunk paid
+//! an atomic compare-and-swap per event to find it unshared.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -28,9 +31,13 @@ type Chunk = Vec<(u64, i64)>;
 pub struct SeenEvents {
     /// Keys are already xxh3 hashes, used as their own hash.
     ids: HashMap<u64, i64, PreHashed>,
-    /// Every insert in arrival order; chunks are shared with snapshots.
+    /// Every insert in arrival order, full chunks (shared with
+    /// snapshots), then `tail`.
     queue: VecDeque<Arc<Chunk>>,
-    /// Entries of the front chunk already removed.
+    /// The chunk being filled, after those of `queue`.
+    tail: Chunk,
+    /// Entries of the first chunk (of `queue`, or `tail` when `queue` is
+    /// empty) already removed.
     front: usize,
     /// Ids with an event time before this are forgotten (`i64::MIN`: none yet).
     cutoff_ms: i64,
@@ -41,10 +48,32 @@ impl Default for SeenEvents {
         SeenEvents {
             ids: HashMap::default(),
             queue: VecDeque::new(),
+            tail: Vec::new(),
             front: 0,
             cutoff_ms: i64::MIN,
         }
     }
+}
+
+/// Forgets the entries of `chunk` from `from` on while their time is
+/// before `cutoff_ms`; returns the index of the first live one (or the
+/// chunk's length). An id seen again after it expired (with a newer time)
+/// stays, at one lookup.
+fn forget_expired(
+    ids: &mut HashMap<u64, i64, PreHashed>,
+    chunk: &[(u64, i64)],
+    from: usize,
+    cutoff_ms: i64,
+) -> usize {
+    let mut k = from;
+    while k < chunk.len() && chunk[k].1 < cutoff_ms {
+        let (id, t) = chunk[k];
+        if let Some(newer) = ids.remove(&id).filter(|&v| v != t) {
+            ids.insert(id, newer);
+        }
+        k += 1;
+    }
+    k
 }
 
 /// A frozen copy of a window for a snapshot: the queue's chunks (shared,
@@ -105,18 +134,17 @@ impl SeenEvents {
         true
     }
 
-    /// Appends to the queue, copying the last chunk first if a snapshot
-    /// still shares it.
+    /// Appends to the queue: to the tail, which moves into the shared
+    /// chunks once full.
     #[inline]
     fn append(&mut self, id: u64, t: i64) {
-        match self.queue.back_mut() {
-            Some(c) if c.len() < CHUNK => Arc::make_mut(c).push((id, t)),
-            _ => {
-                let mut c = Vec::with_capacity(CHUNK);
-                c.push((id, t));
-                self.queue.push_back(Arc::new(c));
-            }
+        if self.tail.len() >= CHUNK {
+            let full = std::mem::replace(&mut self.tail, Vec::with_capacity(CHUNK));
+            self.queue.push_back(Arc::new(full));
+        } else if self.tail.capacity() == 0 {
+            self.tail.reserve_exact(CHUNK);
         }
+        self.tail.push((id, t));
     }
 
     /// Forgets ids whose event time is before `cutoff_ms`. Entries leave the
@@ -125,24 +153,28 @@ impl SeenEvents {
     pub fn prune(&mut self, cutoff_ms: i64) {
         self.cutoff_ms = self.cutoff_ms.max(cutoff_ms);
         while let Some(c) = self.queue.front() {
-            let mut k = self.front;
-            while k < c.len() && c[k].1 < self.cutoff_ms {
-                let (id, t) = c[k];
-                // One lookup: an id seen again after it expired (a newer
-                // time) goes back in.
-                if let Some(newer) = self.ids.remove(&id).filter(|&v| v != t) {
-                    self.ids.insert(id, newer);
-                }
-                k += 1;
-            }
-            if k == c.len() && (k == CHUNK || self.queue.len() > 1) {
-                self.queue.pop_front();
-                self.front = 0;
-            } else {
+            let k = forget_expired(&mut self.ids, c, self.front, self.cutoff_ms);
+            if k < c.len() {
                 self.front = k;
-                break;
+                return;
             }
+            self.queue.pop_front();
+            self.front = 0;
         }
+        let k = forget_expired(&mut self.ids, &self.tail, self.front, self.cutoff_ms);
+        if k == self.tail.len() {
+            self.tail.clear();
+            self.front = 0;
+        } else {
+            self.front = k;
+        }
+    }
+
+    /// Whether an id is held (in the window or expired and not yet
+    /// removed); for warming the cache, not for deciding.
+    #[inline]
+    pub fn contains(&self, id_hash: u64) -> bool {
+        self.ids.contains_key(&id_hash)
     }
 
     /// Ids held (including expired ones not yet removed).
@@ -162,8 +194,9 @@ impl SeenEvents {
     /// A frozen copy for a snapshot, taken in time proportional to the
     /// number of chunks (a few hundred for millions of entries).
     pub fn image(&self) -> SeenImage {
+        let tail = (!self.tail.is_empty()).then(|| Arc::new(self.tail.clone()));
         SeenImage {
-            chunks: self.queue.iter().cloned().collect(),
+            chunks: self.queue.iter().cloned().chain(tail).collect(),
             front: self.front,
             cutoff_ms: self.cutoff_ms,
         }
@@ -213,15 +246,20 @@ impl SeenEvents {
                 ids.insert(id, t);
             }
         }
-        let mut queue = VecDeque::with_capacity(n.div_ceil(CHUNK));
-        for c in entries.chunks(CHUNK) {
-            let mut v = Vec::with_capacity(CHUNK);
-            v.extend_from_slice(c);
-            queue.push_back(Arc::new(v));
+        let mut queue = VecDeque::with_capacity(n / CHUNK);
+        let full = n - n % CHUNK;
+        for c in entries[..full].chunks(CHUNK) {
+            queue.push_back(Arc::new(c.to_vec()));
+        }
+        let mut tail = Vec::new();
+        if full < n {
+            tail.reserve_exact(CHUNK);
+            tail.extend_from_slice(&entries[full..]);
         }
         SeenEvents {
             ids,
             queue,
+            tail,
             front: 0,
             cutoff_ms,
         }

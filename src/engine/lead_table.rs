@@ -93,6 +93,18 @@ impl LeadTable {
         shard.find(hash, |b| b.has_id(id)).map(f)
     }
 
+    /// Starts fetching the block of the lead whose id hash is `hash` into
+    /// the cache, reading none of it: the first block with the hash's tag
+    /// is taken without comparing ids (which would wait for the fetch), so
+    /// on a tag collision another lead is fetched, to no harm.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        let shard = self.read_shard(shard_of(hash));
+        if let Some(b) = shard.find(hash, |_| true) {
+            b.prefetch();
+        }
+    }
+
     /// Inserts a block unless its id is in the table already (one probe);
     /// returns whether it was inserted.
     pub(crate) fn insert_if_absent(

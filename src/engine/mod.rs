@@ -15,6 +15,7 @@ mod capture;
 mod change;
 mod decimal;
 mod dedupe;
+mod event_keys;
 mod hashed_key;
 mod journal;
 mod lead;
@@ -34,6 +35,7 @@ pub use change::{
     change_id, contributions, round2, Contribution, Explanation, StageChange, TOP_RULES,
 };
 pub use dedupe::{SeenEvents, SeenImage};
+pub use event_keys::EventKeys;
 pub use journal::Journal;
 pub use lead::{HistoryEntry, LeadState, Score, HISTORY_LEN};
 pub use lead_block::{MAX_ID_BYTES, MAX_SLOTS};

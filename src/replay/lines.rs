@@ -50,7 +50,24 @@ impl<R: BufRead> LineReader<R> {
     /// The next line, or `None` at the end of the input. A last line without
     /// a newline is a line.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
-        self.buf.clear();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let span = self.append_line(&mut buf);
+        self.buf = buf;
+        Ok(span?.map(|s| Line {
+            number: s.number,
+            len: s.len,
+            bytes: &self.buf,
+            consumed: s.consumed,
+        }))
+    }
+
+    /// Reads the next line onto the end of `buf` (at most `limit` bytes of
+    /// it, as [`LineReader::next_line`]) and says where it is, or `None` at
+    /// the end of the input: how a batch of lines is read into one buffer
+    /// without a copy per line.
+    pub fn append_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<LineSpan>> {
+        let start = buf.len();
         let (mut len, mut consumed) = (0u64, 0u64);
         loop {
             let chunk = match self.input.fill_buf() {
@@ -66,8 +83,8 @@ impl<R: BufRead> LineReader<R> {
             }
             let newline = memchr::memchr(b'\n', chunk);
             let part = &chunk[..newline.unwrap_or(chunk.len())];
-            let room = self.limit.saturating_sub(self.buf.len());
-            self.buf.extend_from_slice(&part[..part.len().min(room)]);
+            let room = self.limit.saturating_sub(buf.len() - start);
+            buf.extend_from_slice(&part[..part.len().min(room)]);
             len += part.len() as u64;
             let used = part.len() + usize::from(newline.is_some());
             consumed += used as u64;
@@ -77,12 +94,40 @@ impl<R: BufRead> LineReader<R> {
             }
         }
         self.number += 1;
-        Ok(Some(Line {
+        Ok(Some(LineSpan {
             number: self.number,
             len,
-            bytes: &self.buf,
             consumed,
+            start,
+            end: buf.len(),
         }))
+    }
+}
+
+/// Where [`LineReader::append_line`] put a line in the caller's buffer, and
+/// what [`Line`] says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineSpan {
+    /// 1-based line number in the input.
+    pub number: u64,
+    /// Length of the whole line in bytes, newline excluded.
+    pub len: u64,
+    /// Bytes consumed from the input, newline included.
+    pub consumed: u64,
+    /// The kept bytes are `buf[start..end]`.
+    pub start: usize,
+    pub end: usize,
+}
+
+impl LineSpan {
+    /// The line as a [`Line`], its kept bytes in `buf`.
+    pub fn line<'a>(&self, buf: &'a [u8]) -> Line<'a> {
+        Line {
+            number: self.number,
+            len: self.len,
+            bytes: &buf[self.start..self.end],
+            consumed: self.consumed,
+        }
     }
 }
 

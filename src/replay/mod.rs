@@ -7,22 +7,27 @@
 //! is handed to the caller as it is found (and only counted here), and an
 //! event too far ahead of the ones before it is refused by the [`horizon`].
 
+mod batch;
+mod feed;
 mod horizon;
 mod lines;
 mod rejected;
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 use thiserror::Error;
 
-use crate::codec::{decode_event, encode_change, DecodeError, DecodeLimits, Format};
+use crate::codec::{encode_change, DecodeError, DecodeLimits, Format};
 use crate::engine::{Outcome, Stage, TaskState};
 use crate::model::Model;
+use batch::{Batch, BatchReader, Item, Lines};
+use feed::Feed;
 pub use horizon::{human_ms, parse_max_future, Horizon, ANCHOR_EVENTS, DEFAULT_MAX_FUTURE_MS};
-pub use lines::{Line, LineReader};
+pub use lines::{Line, LineReader, LineSpan};
 pub use rejected::Rejected;
 
 /// How a replay treats its input.
@@ -36,15 +41,21 @@ pub struct ReplayOptions {
     /// The horizon (`--max-future`): an event more than this after the
     /// newest event replayed so far is rejected. `None`: no horizon.
     pub max_future_ms: Option<i64>,
+    /// Read and decode lines on a second thread, ahead of the engine (the
+    /// output is the same either way; a replay that stops early, at an
+    /// error or with `strict`, waits for that thread's read in progress).
+    pub decode_ahead: bool,
 }
 
 impl Default for ReplayOptions {
-    /// Not strict, the service's default limits, a 7-day horizon.
+    /// Not strict, the service's default limits, a 7-day horizon, lines
+    /// decoded ahead on a second thread.
     fn default() -> Self {
         ReplayOptions {
             strict: false,
             limits: DecodeLimits::default(),
             max_future_ms: Some(DEFAULT_MAX_FUTURE_MS),
+            decode_ahead: true,
         }
     }
 }
@@ -138,11 +149,14 @@ pub enum ReplayError {
 /// since a replay has no wall clock.
 ///
 /// With a horizon, the first [`ANCHOR_EVENTS`] valid lines are read ahead
-/// (with the lines between them, at most 1 MiB) to find the median time that
-/// starts it; then every line is replayed in order.
+/// (with the lines between them, at most 1 MiB and a batch) to find the
+/// median time that starts it; then every line is replayed in order. With
+/// [`ReplayOptions::decode_ahead`], lines are read and decoded on a second
+/// thread while the engine applies the ones before them; the output is the
+/// same.
 pub fn replay(
     model: &Model,
-    input: impl BufRead,
+    input: impl BufRead + Send,
     out: impl Write,
     options: &ReplayOptions,
     reject: &mut dyn FnMut(&Rejected<'_>) -> io::Result<()>,
@@ -153,62 +167,96 @@ pub fn replay(
         max_future_skew_ms: None,
         ..options.limits
     };
-    let mut reader = LineReader::new(input, limits.max_record_bytes);
-    let read_err = |line, source| ReplayError::Read { line, source };
+    let reader = BatchReader::new(model, input, limits);
+    let mut summary = if options.decode_ahead {
+        thread::scope(|scope| {
+            let feed = Feed::ahead(scope, reader);
+            drive(model, feed, out, options, reject, progress)
+        })
+    } else {
+        drive(model, Feed::inline(reader), out, options, reject, progress)
+    }?;
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}
 
-    // The lines that set the horizon's start, kept to be replayed after.
-    let mut ahead: Vec<(u64, u64, Vec<u8>, u64)> = Vec::new();
+/// Replays every batch of `feed`, in order, after the batches that set the
+/// horizon's start.
+fn drive<R: BufRead, W: Write>(
+    model: &Model,
+    mut feed: Feed<'_, R>,
+    out: W,
+    options: &ReplayOptions,
+    reject: &mut dyn FnMut(&Rejected<'_>) -> io::Result<()>,
+    progress: &ProgressBar,
+) -> Result<ReplaySummary, ReplayError> {
+    // The batches that set the horizon's start, kept to be replayed after.
+    let mut ahead = Vec::new();
     let mut first_times = Vec::new();
-    let mut ahead_bytes = 0usize;
-    let mut last = 0u64;
     if options.max_future_ms.is_some() {
-        while first_times.len() < ANCHOR_EVENTS && ahead_bytes < READ_AHEAD_BYTES {
-            let Some(line) = reader.next_line().map_err(|e| read_err(last + 1, e))? else {
-                break;
-            };
-            last = line.number;
-            if !line.is_cut() {
-                if let Ok(e) = decode_event(line.bytes, Format::Json, None, None, &limits) {
+        let mut ahead_bytes = 0usize;
+        let enough =
+            |times: &Vec<i64>, bytes| times.len() >= ANCHOR_EVENTS || bytes >= READ_AHEAD_BYTES;
+        while let Some(batch) = feed.next_batch() {
+            for (line, item) in batch.items() {
+                if enough(&first_times, ahead_bytes) {
+                    break;
+                }
+                if let Item::Event(e, _) = item {
                     first_times.push(e.occurred_at_ms);
                 }
+                ahead_bytes += line.bytes.len();
             }
-            ahead_bytes += line.bytes.len();
-            ahead.push((line.number, line.len, line.bytes.to_vec(), line.consumed));
+            let done = enough(&first_times, ahead_bytes);
+            if !done {
+                // The input failed before the horizon could start.
+                if let Some((line, _)) = batch.borrow_owner().failure() {
+                    let line = *line;
+                    let mut lines = batch.into_owner();
+                    let (_, source) = lines.take_failure().expect("a failure");
+                    return Err(ReplayError::Read { line, source });
+                }
+            }
+            ahead.push(batch);
+            if done {
+                break;
+            }
         }
     }
 
     let mut run = Run {
         model,
-        limits,
         strict: options.strict,
         horizon: Horizon::new(options.max_future_ms, &mut first_times),
         state: TaskState::default(),
         summary: ReplaySummary::default(),
+        outcomes: [0; Outcome::ALL.len()],
         out,
         reject,
         bytes: Vec::with_capacity(4096),
     };
-    for (number, len, bytes, consumed) in &ahead {
-        progress.inc(*consumed);
-        run.line(Line {
-            number: *number,
-            len: *len,
-            bytes,
-            consumed: *consumed,
-        })?;
+    for batch in ahead {
+        let lines = run.batch(batch, progress)?;
+        feed.recycle(lines);
     }
-    drop(ahead);
-    while let Some(line) = reader.next_line().map_err(|e| read_err(last + 1, e))? {
-        last = line.number;
-        progress.inc(line.consumed);
-        run.line(line)?;
+    while let Some(batch) = feed.next_batch() {
+        let lines = run.batch(batch, progress)?;
+        feed.recycle(lines);
     }
     run.out.flush().map_err(ReplayError::Write)?;
     let mut summary = run.summary;
+    for (o, n) in Outcome::ALL.into_iter().zip(run.outcomes) {
+        if n > 0 {
+            summary.outcomes.insert(o.as_str(), n);
+        }
+    }
     summary.leads = run.state.lead_count();
-    summary.elapsed = start.elapsed();
     Ok(summary)
 }
+
+/// Events whose leads are warmed in the cache together before they are
+/// applied: enough for the memory to fetch several at once.
+const WARM_GROUP: usize = 8;
 
 /// Most input bytes read ahead to find the horizon's start, so a file that
 /// opens with invalid lines still starts replaying with little memory.
@@ -217,11 +265,12 @@ const READ_AHEAD_BYTES: usize = 1 << 20;
 /// One replay in progress.
 struct Run<'m, 'r, W> {
     model: &'m Model,
-    limits: DecodeLimits,
     strict: bool,
     horizon: Horizon,
     state: TaskState,
     summary: ReplaySummary,
+    /// Events by outcome, in [`Outcome::ALL`] order (into the summary at the end).
+    outcomes: [u64; Outcome::ALL.len()],
     out: W,
     reject: &'r mut dyn FnMut(&Rejected<'_>) -> io::Result<()>,
     /// One buffer for every output line.
@@ -229,28 +278,55 @@ struct Run<'m, 'r, W> {
 }
 
 impl<W: Write> Run<'_, '_, W> {
+    /// Replays the lines of one batch, then reports the read error that
+    /// ended it, if any; gives back its buffers. The leads of a few events
+    /// at a time are warmed in the cache before they are applied.
+    fn batch(&mut self, batch: Batch, progress: &ProgressBar) -> Result<Lines, ReplayError> {
+        progress.inc(batch.borrow_owner().consumed());
+        let lines = batch.borrow_owner();
+        let items = batch.borrow_dependent();
+        for (group, items) in lines
+            .spans()
+            .chunks(WARM_GROUP)
+            .zip(items.chunks(WARM_GROUP))
+        {
+            for item in items {
+                if let Item::Event(_, keys) = item {
+                    self.state.warm(keys);
+                }
+            }
+            for (span, item) in group.iter().zip(items) {
+                self.line(span.line(lines.bytes()), item)?;
+            }
+        }
+        let mut lines = batch.into_lines();
+        match lines.take_failure() {
+            Some((line, source)) => Err(ReplayError::Read { line, source }),
+            None => Ok(lines),
+        }
+    }
+
     /// Replays one input line, or rejects it.
-    fn line(&mut self, line: Line<'_>) -> Result<(), ReplayError> {
-        if !line.is_cut() && line.bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(());
-        }
-        self.summary.lines += 1;
-        if line.is_cut() {
-            return self.rejected(&line, self.limits.oversized(line.len), false);
-        }
-        let event = match decode_event(line.bytes, Format::Json, None, None, &self.limits) {
-            Ok(e) => e,
-            Err(e) => return self.rejected(&line, e, false),
+    fn line(&mut self, line: Line<'_>, item: &Item<'_>) -> Result<(), ReplayError> {
+        let event = match item {
+            Item::Blank => return Ok(()),
+            Item::Invalid(e) => {
+                self.summary.lines += 1;
+                return self.rejected(&line, e, false);
+            }
+            Item::Event(e, keys) => (e, keys),
         };
+        let (event, keys) = event;
+        self.summary.lines += 1;
         if let Err(e) = self.horizon.check("occurred_at", event.occurred_at_ms) {
-            return self.rejected(&line, e, true);
+            return self.rejected(&line, &e, true);
         }
         self.horizon.accept(event.occurred_at_ms);
-        let applied = self.state.apply(self.model, &event);
-        let s = &mut self.summary;
+        let applied = self.state.apply_keyed(self.model, event, keys);
         if let Some(o) = applied.outcome {
-            *s.outcomes.entry(o.as_str()).or_default() += 1;
+            self.outcomes[o as usize] += 1;
         }
+        let s = &mut self.summary;
         s.evicted += applied.evicted as u64;
         s.displaced += u64::from(applied.displaced);
         s.readmitted += u64::from(applied.readmitted);
@@ -272,14 +348,14 @@ impl<W: Write> Run<'_, '_, W> {
     fn rejected(
         &mut self,
         line: &Line<'_>,
-        reason: DecodeError,
+        reason: &DecodeError,
         beyond_horizon: bool,
     ) -> Result<(), ReplayError> {
         self.summary.invalid += 1;
         self.summary.beyond_horizon += u64::from(beyond_horizon);
         (self.reject)(&Rejected {
             line: line.number,
-            reason: &reason,
+            reason,
             len: line.len,
             raw: line.bytes,
         })
