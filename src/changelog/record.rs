@@ -153,14 +153,15 @@ pub fn decode(
         let w = LeadWire::decode(value).map_err(|e| corrupt(format!("lead {id}: {e}")))?;
         check(w.format)?;
         let lead = lead_from_record(&w.lead).map_err(|e| corrupt(format!("lead {id}: {e}")))?;
-        if !lead.has_id(id) {
+        let key = LeadKey::parse(id);
+        if !lead.has_key(&key) {
             return Err(corrupt(format!(
                 "the record of lead {id} holds lead {}",
                 lead.lead_id()
             )));
         }
         return Ok(Record::Lead {
-            key: LeadKey::parse(id),
+            key,
             lead,
             covers: w.covers,
         });

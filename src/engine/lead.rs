@@ -9,7 +9,7 @@
 //! credit or withdrawal of a candidate adds its own decayed points.
 
 use super::lead_block::LeadBlock;
-use super::lead_key::LeadId;
+use super::lead_key::LeadKey;
 use super::slot::{
     self, cand_rule, fit_pairs, fit_slot, kind, kind_of, set_fit_pair, slot_time, value_of, Slot,
     ADMITTED, CREDITED, ORDINAL_MASK, ORDINAL_SHIFT,
@@ -440,9 +440,9 @@ impl LeadState {
         self.block.id_text()
     }
 
-    /// Whether this is the lead `id`, without building the id's text.
-    pub fn has_id(&self, id: &str) -> bool {
-        self.block.has_id(&LeadId::parse(id))
+    /// Whether this is the lead `key`, without building the id's text.
+    pub fn has_key(&self, key: &LeadKey) -> bool {
+        self.block.has_id(&key.as_id())
     }
 
     /// The funnel stage.
