@@ -21,7 +21,7 @@ use leadscore::demo::Traffic;
 use leadscore::engine::TaskState;
 use leadscore::event::{AssetKind, Event, EventBody, Profile, WebContext, WebinarAction};
 use leadscore::model::Model;
-use leadscore::pipeline::changelog_reader::read_to_end;
+use leadscore::pipeline::changelog_reader::{read_to_end, ReaderPool, READERS};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
@@ -163,6 +163,9 @@ fn main() {
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "10");
+    // As a running instance reads: a task thread per partition, sharing
+    // the pool's readers.
+    let pool = ReaderPool::new(reader, READERS);
     for round in 0..3 {
         let started = Instant::now();
         // The restored states are kept until the time is taken (a task
@@ -170,12 +173,12 @@ fn main() {
         let (restored, records, states) = std::thread::scope(|s| {
             let handles: Vec<_> = (0..partitions)
                 .map(|p| {
-                    let reader = &reader;
+                    let pool = &pool;
                     let topics = &topics;
                     s.spawn(move || {
                         let mut image = ChangelogImage::default();
                         let stats =
-                            read_to_end(reader, topic, p, 0, &mut image, Duration::from_secs(600))
+                            read_to_end(pool, topic, p, 0, &mut image, Duration::from_secs(600))
                                 .expect("read");
                         let rebuilt = image.rebuild(TaskState::default(), &[-2], topics);
                         (rebuilt.state, stats.records)

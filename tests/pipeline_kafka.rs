@@ -323,15 +323,26 @@ fn produce_traffic(
 /// Runs the service until it has committed the end of every inbound
 /// partition, stops it, and collects what it did.
 fn run_to_end(s: &Setup, partitions: i32) -> RunResult {
+    run_to_end_with(s, partitions, s.config(), |_| {})
+}
+
+/// [`run_to_end`] with `config`; `before_stop` sees the running service.
+fn run_to_end_with(
+    s: &Setup,
+    partitions: i32,
+    config: leadscore::config::Config,
+    before_stop: impl FnOnce(&kafka_harness::service::Running),
+) -> RunResult {
     let topics: Vec<String> = EventType::ALL.iter().map(|t| s.topic_of(*t)).collect();
     let ends = s.kafka.end_offsets(&topics, partitions);
-    let svc = s.start();
+    let svc = s.start_with(config, Model::builtin());
     if let Err(behind) = s
         .kafka
         .wait_for_commits(&s.group, &ends, Duration::from_secs(180))
     {
         panic!("the service did not process every event: {behind:?}");
     }
+    before_stop(&svc);
     let c = svc.handles.counters.clone();
     svc.stop();
     let mut counts = BTreeMap::new();
@@ -398,15 +409,20 @@ fn traffic(n: usize, leads: u64) -> Vec<leadscore::demo::Record> {
     (0..n).map(|_| t.next_record()).collect()
 }
 
+/// Two setups of `partitions` partitions holding the same `records`, in
+/// the order they were generated.
+fn twin_setups(partitions: i32, records: &[leadscore::demo::Record]) -> (Setup, Setup) {
+    let order: Vec<usize> = (0..records.len()).collect();
+    let (a, b) = (Setup::new(partitions), Setup::new(partitions));
+    produce_traffic(&a, partitions, records, &order);
+    produce_traffic(&b, partitions, records, &order);
+    (a, b)
+}
+
 #[test]
 fn the_same_topic_contents_give_the_same_outcomes_every_run() {
     const P: i32 = 4;
-    let records = traffic(12_000, 2_000);
-    let order: Vec<usize> = (0..records.len()).collect();
-    let a = Setup::new(P);
-    let b = Setup::new(P);
-    produce_traffic(&a, P, &records, &order);
-    produce_traffic(&b, P, &records, &order);
+    let (a, b) = twin_setups(P, &traffic(12_000, 2_000));
     let ra = run_to_end(&a, P);
     let rb = run_to_end(&b, P);
     assert_eq!(ra.counts, rb.counts, "outcome and change counts");
@@ -435,6 +451,38 @@ fn the_same_topic_contents_give_the_same_outcomes_every_run() {
             );
         }
     }
+}
+
+#[test]
+fn a_full_producer_queue_holds_outputs_back_in_order_and_loses_none() {
+    const P: i32 = 2;
+    let (roomy, cramped) = twin_setups(P, &traffic(6_000, 400));
+    let expected = run_to_end(&roomy, P);
+    // A producer queue of 4 records, and changelog flushes every 100 ms,
+    // so that stage changes and changelog records keep finding it full.
+    let mut config = cramped
+        .config_with("[changelog]\nflush_interval_ms = 100\ncatch_up_flush_interval_ms = 100\n");
+    config.kafka.insert(
+        "queue.buffering.max.messages".into(),
+        toml::Value::String("4".into()),
+    );
+    let got = run_to_end_with(&cramped, P, config, |svc| {
+        let (status, metrics) = http_get(svc.addr, "/metrics");
+        assert_eq!(status, 200);
+        let refused: f64 = metrics
+            .lines()
+            .find(|l| l.starts_with("leadscore_producer_errors_total{kind=\"queue_full\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        assert!(refused > 0.0, "the producer's queue was never full");
+    });
+    assert_eq!(got.counts, expected.counts, "outcome and change counts");
+    assert!(got.changes.len() > 20, "leads moved: {}", got.changes.len());
+    assert_eq!(
+        got.changes, expected.changes,
+        "the same changes, triggers and ids, in the same order per lead"
+    );
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub const KEYS: &[&str] = &[
     "changelog.enabled",
     "changelog.topic",
     "changelog.flush_interval_ms",
+    "changelog.catch_up_flush_interval_ms",
     "changelog.replication_factor",
     "changelog.standby_replicas",
     "http.listen",

@@ -230,6 +230,12 @@ pub struct ChangelogConfig {
     /// How often a task writes the leads it changed (each once).
     #[serde(default = "d_flush_ms")]
     pub flush_interval_ms: u64,
+    /// How often while the task is catching up (it has not run out of
+    /// records since the last flush): at backlog speed nearly every lead
+    /// is dirty in every flush, so flushes are spaced out, as Kafka
+    /// Streams' 30 s `commit.interval.ms` does.
+    #[serde(default = "d_catch_up_flush_ms")]
+    pub catch_up_flush_interval_ms: u64,
     /// Replication factor when `run` creates the topic (-1: the broker's default).
     #[serde(default = "d_replication")]
     pub replication_factor: i32,
@@ -245,6 +251,9 @@ fn d_changelog_topic() -> String {
 fn d_flush_ms() -> u64 {
     5000
 }
+fn d_catch_up_flush_ms() -> u64 {
+    30_000
+}
 fn d_replication() -> i32 {
     -1
 }
@@ -255,6 +264,7 @@ impl Default for ChangelogConfig {
             enabled: true,
             topic: d_changelog_topic(),
             flush_interval_ms: d_flush_ms(),
+            catch_up_flush_interval_ms: d_catch_up_flush_ms(),
             replication_factor: d_replication(),
             standby_replicas: 0,
         }
@@ -744,6 +754,7 @@ mod tests {
                 "snapshots.enabled" | "changelog.enabled" => "true".into(),
                 "changelog.topic" => "\"x.changelog\"".into(),
                 "changelog.standby_replicas" => "1".into(),
+                "changelog.catch_up_flush_interval_ms" => "30000".into(),
                 "log.format" => "\"json\"".into(),
                 "log.level" => "\"debug\"".into(),
                 "limits.max_record_bytes" => "700".into(),

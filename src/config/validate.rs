@@ -63,6 +63,15 @@ pub fn problems(c: &Config) -> Vec<Problem> {
         1,
     );
     at_least("http", "max_connections", c.http.max_connections as u64, 1);
+    if c.changelog.catch_up_flush_interval_ms < c.changelog.flush_interval_ms {
+        out.push(Problem {
+            key: key("changelog", "catch_up_flush_interval_ms"),
+            message: format!(
+                "must be at least flush_interval_ms ({}; is {})",
+                c.changelog.flush_interval_ms, c.changelog.catch_up_flush_interval_ms
+            ),
+        });
+    }
     if c.changelog.standby_replicas > 1 {
         out.push(Problem {
             key: key("changelog", "standby_replicas"),

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::message::OwnedHeaders;
-use rdkafka::ClientConfig;
 
+use super::changelog_reader::ReaderPool;
 use super::delivery::OwnedRecord;
 use super::outbox::{Outbox, OutputKind, OutputMeta};
 use super::publisher::Publisher;
@@ -38,8 +38,11 @@ use crate::telemetry::events::{ChangelogCheckpointAge, ChangelogWritten};
 pub struct ChangelogEnv {
     pub topic: String,
     pub flush_interval: Duration,
-    /// Settings of the consumers that read it back.
-    pub reader: ClientConfig,
+    /// The interval while the task has not run out of records since the
+    /// last flush (a backlog).
+    pub catch_up_flush_interval: Duration,
+    /// The consumers that read it back (restores).
+    pub readers: Arc<ReaderPool>,
     /// Longest a restore may spend reading one partition.
     pub read_timeout: Duration,
 }
@@ -102,6 +105,9 @@ pub struct ChangelogWriter {
     flushed_at: Vec<i64>,
     /// A flush is to be taken as soon as the one in flight is done.
     flush_requested: bool,
+    /// The task ran out of records since the last flush (it is live, not
+    /// catching up).
+    caught_up: bool,
 }
 
 impl ChangelogWriter {
@@ -135,6 +141,7 @@ impl ChangelogWriter {
             // flush until something changes.
             flushed_at: next_offsets.to_vec(),
             flush_requested: false,
+            caught_up: false,
         }
     }
 
@@ -179,6 +186,18 @@ impl ChangelogWriter {
             .then_some(self.cursor.read_from)
     }
 
+    /// The task has run out of records for now: flushes follow
+    /// `flush_interval` again.
+    pub fn caught_up(&mut self) {
+        self.caught_up = true;
+    }
+
+    /// Whether a flush is due `elapsed` after the last one.
+    fn due(&self, elapsed: Duration) -> bool {
+        elapsed >= self.env.flush_interval
+            && (self.caught_up || elapsed >= self.env.catch_up_flush_interval)
+    }
+
     /// Asks for a flush of everything up to the current position, after the
     /// one in flight (a stopping task's last one).
     pub fn request_flush(&mut self) {
@@ -198,8 +217,7 @@ impl ChangelogWriter {
         loop {
             match std::mem::replace(&mut self.phase, Phase::Idle) {
                 Phase::Idle => {
-                    if !self.flush_requested && self.last_flush.elapsed() < self.env.flush_interval
-                    {
+                    if !self.flush_requested && !self.due(self.last_flush.elapsed()) {
                         return;
                     }
                     self.flush_requested = false;
@@ -298,6 +316,7 @@ impl ChangelogWriter {
     /// Takes a flush at the current position; false if nothing changed.
     fn take(&mut self, state: &mut TaskState, next_offsets: &[i64], outbox: &Outbox) -> bool {
         self.last_flush = Instant::now();
+        self.caught_up = false;
         let journal = state.take_journal();
         let forget = std::mem::take(&mut self.cursor.forget);
         if journal.is_empty() && forget.is_empty() && self.flushed_at == next_offsets {
@@ -378,7 +397,7 @@ impl ChangelogWriter {
             partition: Some(self.partition),
             key: Some(key),
             payload: value,
-            headers: OwnedHeaders::new(),
+            headers: OwnedHeaders::new_with_capacity(0),
         }
     }
 }
@@ -387,5 +406,43 @@ fn changelog_meta(kind: OutputKind) -> OutputMeta {
     OutputMeta {
         kind,
         source_ts_ms: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::changelog_reader::ReaderPool;
+
+    fn writer(flush_ms: u64, catch_up_ms: u64) -> ChangelogWriter {
+        let env = ChangelogEnv {
+            topic: "changelog".into(),
+            flush_interval: Duration::from_millis(flush_ms),
+            catch_up_flush_interval: Duration::from_millis(catch_up_ms),
+            readers: Arc::new(ReaderPool::new(rdkafka::ClientConfig::new(), 1)),
+            read_timeout: Duration::from_secs(1),
+        };
+        ChangelogWriter::new(
+            env,
+            0,
+            &["events".to_string()],
+            Arc::from("model"),
+            &[0],
+            ChangelogCursor::default(),
+        )
+    }
+
+    #[test]
+    fn a_task_catching_up_flushes_at_the_longer_interval_a_live_one_at_the_shorter() {
+        let mut w = writer(5_000, 30_000);
+        let s = Duration::from_secs;
+        // Catching up (it has not run out of records since the last flush).
+        assert!(!w.due(s(5)));
+        assert!(!w.due(s(29)));
+        assert!(w.due(s(30)));
+        // Live.
+        w.caught_up();
+        assert!(!w.due(s(4)));
+        assert!(w.due(s(5)));
     }
 }

@@ -27,6 +27,7 @@ pub mod snapshot_writer;
 pub mod standby;
 pub mod tally;
 pub mod task;
+pub mod topic_handles;
 pub mod topics;
 pub mod watermark;
 
@@ -117,7 +118,13 @@ pub fn run(
         Some(changelog_writer::ChangelogEnv {
             topic: config.changelog.topic.clone(),
             flush_interval: Duration::from_millis(config.changelog.flush_interval_ms),
-            reader: kafka_config::changelog_reader(config),
+            catch_up_flush_interval: Duration::from_millis(
+                config.changelog.catch_up_flush_interval_ms,
+            ),
+            readers: Arc::new(changelog_reader::ReaderPool::new(
+                kafka_config::changelog_reader(config),
+                changelog_reader::READERS,
+            )),
             read_timeout: Duration::from_secs(config.limits.startup_timeout_secs.max(60) * 5),
         })
     } else {
@@ -126,7 +133,7 @@ pub fn run(
     };
     let standby = match &changelog {
         Some(cl) if config.changelog.standby_replicas > 0 => Some(standby::Standby::start(
-            &cl.reader,
+            cl.readers.config(),
             &cl.topic,
             partitions,
             shutdown.clone(),

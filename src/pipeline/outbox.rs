@@ -15,6 +15,7 @@
 //!   the dead-letter topic (truncated if need be) with the reason. Each
 //!   case is counted (`leadscore_outputs_rerouted_total`) and logged.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,9 @@ use super::inflight::InFlight;
 use super::publisher::Publisher;
 use crate::emit;
 use crate::engine::Stage;
-use crate::telemetry::events::{EndToEndLatency, OutputRerouted, ProducerError, StageChanged};
+use crate::telemetry::events::{
+    EndToEndLatency, OutputRerouted, ProducerError, ProducerQueueFull, StageChanged,
+};
 
 /// What an output is, for the metrics counted when it is acknowledged.
 #[derive(Debug, Clone, Copy)]
@@ -53,13 +56,18 @@ pub struct OutputMeta {
     pub source_ts_ms: Option<i64>,
 }
 
-/// An output to send again once `not_before` has passed.
-struct Retry {
+/// An output not yet in the producer's hands.
+struct Waiting {
     seq: u64,
     record: OwnedRecord,
     attempt: u32,
     /// Permanent failures so far (each one shrinks the record further).
     refused: u32,
+}
+
+/// An output to send again once `not_before` has passed.
+struct Retry {
+    waiting: Waiting,
     not_before: Instant,
 }
 
@@ -84,11 +92,26 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((10u64 << attempt.min(8).saturating_sub(1)).min(2_000))
 }
 
+/// Waits before trying again while the producer's local queue is full:
+/// it drains at the broker's pace, so the wait starts short and doubles
+/// while the queue stays full (a task must not spin on it).
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(2);
+const QUEUE_FULL_MAX_WAIT: Duration = Duration::from_millis(100);
+
 /// The outputs of one task that are not yet acknowledged.
 pub struct Outbox {
     inflight: InFlight<OutputMeta>,
     inbox: Arc<AckInbox>,
+    /// Outputs that failed, to be sent again with backoff, and the
+    /// earliest time one is due.
     retries: Vec<Retry>,
+    retry_due: Option<Instant>,
+    /// Outputs the producer's full local queue refused, oldest first
+    /// (everything newer waits behind them), and when to try again.
+    queued: VecDeque<Waiting>,
+    queued_not_before: Instant,
+    /// The wait after the next refusal.
+    queued_wait: Duration,
     acks: Vec<Ack>,
     /// Largest record the producer accepts (`message.max.bytes`).
     max_record_bytes: usize,
@@ -109,6 +132,10 @@ impl Outbox {
             inflight: InFlight::new(inputs, capacity),
             inbox,
             retries: Vec::new(),
+            retry_due: None,
+            queued: VecDeque::new(),
+            queued_not_before: Instant::now(),
+            queued_wait: QUEUE_FULL_WAIT,
             acks: Vec::new(),
             max_record_bytes,
             dead_letter_topic,
@@ -126,19 +153,40 @@ impl Outbox {
     /// queues it for a retry if the producer cannot take it right now).
     pub fn send(&mut self, publisher: &Publisher, record: OwnedRecord, meta: OutputMeta) {
         let seq = self.inflight.issue(meta);
-        self.attempt(publisher, seq, record, 0, 0);
+        let waiting = Waiting {
+            seq,
+            record,
+            attempt: 0,
+            refused: 0,
+        };
+        if self.queued.is_empty() {
+            self.attempt(publisher, waiting);
+        } else {
+            // Behind the outputs the full queue refused, so that a lead's
+            // records keep their order.
+            self.queued.push_back(waiting);
+        }
     }
 
-    fn attempt(
-        &mut self,
-        publisher: &Publisher,
-        seq: u64,
-        record: OwnedRecord,
-        attempt: u32,
-        refused: u32,
-    ) {
-        if let Err(code) = publisher.send(&record, &self.inbox, seq) {
-            self.failed(seq, code, record, attempt, refused, "enqueue");
+    /// Hands one output to the producer; false if its queue is full (the
+    /// output is then first in line in `queued`).
+    fn attempt(&mut self, publisher: &Publisher, w: Waiting) -> bool {
+        match publisher.send(&w.record, &self.inbox, w.seq) {
+            Ok(()) => {
+                self.queued_wait = QUEUE_FULL_WAIT;
+                true
+            }
+            Err(RDKafkaErrorCode::QueueFull) => {
+                emit!(ProducerQueueFull);
+                self.queued.push_front(w);
+                self.queued_not_before = Instant::now() + self.queued_wait;
+                self.queued_wait = (self.queued_wait * 2).min(QUEUE_FULL_MAX_WAIT);
+                false
+            }
+            Err(code) => {
+                self.failed(w.seq, code, w.record, w.attempt, w.refused, "enqueue");
+                true
+            }
         }
     }
 
@@ -168,20 +216,22 @@ impl Outbox {
             }
             self.reroute(record, code)
         } else {
-            if code != RDKafkaErrorCode::QueueFull {
-                emit!(ProducerError {
-                    kind: stage,
-                    error: &code.to_string()
-                });
-            }
+            emit!(ProducerError {
+                kind: stage,
+                error: &code.to_string()
+            });
             record
         };
+        let not_before = Instant::now() + backoff(attempt + 1);
+        self.retry_due = Some(self.retry_due.map_or(not_before, |d| d.min(not_before)));
         self.retries.push(Retry {
-            seq,
-            record,
-            attempt: attempt + 1,
-            refused,
-            not_before: Instant::now() + backoff(attempt + 1),
+            waiting: Waiting {
+                seq,
+                record,
+                attempt: attempt + 1,
+                refused,
+            },
+            not_before,
         });
     }
 
@@ -249,20 +299,32 @@ impl Outbox {
             }
         }
         self.acks = acks;
-        if self.retries.is_empty() {
-            return None;
-        }
         let now = Instant::now();
-        let (due, later): (Vec<Retry>, Vec<Retry>) = std::mem::take(&mut self.retries)
-            .into_iter()
-            .partition(|r| r.not_before <= now);
-        self.retries = later;
-        let mut due = due;
-        due.sort_by_key(|r| r.seq);
-        for r in due {
-            self.attempt(publisher, r.seq, r.record, r.attempt, r.refused);
+        if self.retry_due.is_some_and(|d| d <= now) {
+            let (mut due, later): (Vec<Retry>, Vec<Retry>) = std::mem::take(&mut self.retries)
+                .into_iter()
+                .partition(|r| r.not_before <= now);
+            self.retry_due = later.iter().map(|r| r.not_before).min();
+            self.retries = later;
+            due.sort_by_key(|r| r.waiting.seq);
+            // Ahead of what the full queue refused: they are older.
+            for r in due.into_iter().rev() {
+                self.queued.push_front(r.waiting);
+            }
+            self.queued_not_before = now;
         }
-        self.retries.iter().map(|r| r.not_before).min()
+        if !self.queued.is_empty() && self.queued_not_before <= now {
+            while let Some(w) = self.queued.pop_front() {
+                if !self.attempt(publisher, w) {
+                    break;
+                }
+            }
+        }
+        let queued_at = (!self.queued.is_empty()).then_some(self.queued_not_before);
+        match (self.retry_due, queued_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The window (for positions, back-pressure and covered offsets).

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::Message;
 
 use super::delivery::{AckInbox, Delivery, DeliveryContext, OwnedRecord};
+use super::topic_handles::TopicHandles;
 use crate::codec::{encode_change, format_rfc3339_ms, Format};
 use crate::engine::StageChange;
 
@@ -24,6 +25,8 @@ pub const DEAD_LETTER_HEADER_PREFIX: &str = "leadscore.";
 
 /// Builds and sends the outbound records.
 pub struct Publisher {
+    /// Dropped before the producer they belong to.
+    topics: TopicHandles,
     producer: OutputProducer,
     changes_topic: String,
     format: Format,
@@ -40,6 +43,7 @@ impl Publisher {
         source: String,
     ) -> Publisher {
         Publisher {
+            topics: TopicHandles::default(),
             producer,
             changes_topic,
             format,
@@ -122,27 +126,14 @@ impl Publisher {
         inbox: &Arc<AckInbox>,
         seq: u64,
     ) -> Result<(), RDKafkaErrorCode> {
-        let mut r: BaseRecord<'_, [u8], [u8], Box<Delivery>> = BaseRecord::with_opaque_to(
-            &record.topic,
+        self.topics.send(
+            &self.producer,
+            record,
             Box::new(Delivery {
                 inbox: inbox.clone(),
                 seq,
             }),
         )
-        .headers(record.headers.clone());
-        if let Some(p) = record.partition {
-            r = r.partition(p);
-        }
-        if let Some(k) = &record.key {
-            r = r.key(k.as_slice());
-        }
-        if let Some(p) = &record.payload {
-            r = r.payload(p.as_slice());
-        }
-        self.producer.send(r).map_err(|(e, _)| match e {
-            KafkaError::MessageProduction(code) => code,
-            other => other.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail),
-        })
     }
 
     /// Waits up to `timeout` for everything queued to be delivered (shutdown).

@@ -111,7 +111,7 @@ fn from_standby(
     let mut copy = warm.unwrap_or_default();
     let before = copy.image.records();
     if let Err(e) = read_to_end(
-        &cl.reader,
+        &cl.readers,
         &cl.topic,
         partition,
         copy.next,
@@ -145,7 +145,7 @@ fn with_changelog(
     };
     let mut image = ChangelogImage::default();
     if let Err(e) = read_to_end(
-        &cl.reader,
+        &cl.readers,
         &cl.topic,
         partition,
         from,

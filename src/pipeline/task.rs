@@ -346,6 +346,12 @@ impl<'e> Task<'e> {
                         let r = r.saturating_duration_since(now);
                         wait = Some(wait.map_or(r, |w| w.min(r)));
                     }
+                    if view.iter().all(|l| *l == Lane::CaughtUp) {
+                        // At the end of every input: live, not catching up.
+                        if let Some(w) = &mut self.changelog {
+                            w.caught_up();
+                        }
+                    }
                     // Blocked when a record waits for a partition that is behind.
                     self.pause(until.is_some(), wait);
                     continue;

@@ -302,6 +302,17 @@ impl InternalEvent for ProducerError<'_> {
     }
 }
 
+/// The producer's local queue was full; the output waits in the task's
+/// queue and is handed over again shortly (nothing is dropped). Counted
+/// with the other enqueue failures, not logged: it is back-pressure.
+pub struct ProducerQueueFull;
+
+impl InternalEvent for ProducerQueueFull {
+    fn emit(self) {
+        counter!("leadscore_producer_errors_total", "kind" => "queue_full").increment(1);
+    }
+}
+
 /// Records behind the high watermark for one inbound partition.
 pub struct ConsumerLag<'a> {
     pub topic: &'a str,

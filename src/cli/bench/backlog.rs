@@ -13,13 +13,66 @@ use rdkafka::ClientConfig;
 use super::running::Running;
 use super::BenchArgs;
 
-/// Records per second of each backlog run.
+/// The inbound topics, as `TopicsConfig::inbound` lists them.
+type Inbound = [(leadscore::event::EventType, leadscore::config::TopicConfig)];
+
+/// Records per second of each backlog run (medians over the rounds), and
+/// the medians of the per-round costs.
 pub struct Backlog {
     pub raw: f64,
     /// Snapshots and changelog.
     pub pipeline: f64,
     pub no_state: f64,
     pub snapshots_only: f64,
+    /// (b) against (b'), in percent.
+    pub state_cost: f64,
+    /// (b) against (b''), in percent.
+    pub changelog_cost: f64,
+    pub rounds: usize,
+}
+
+impl Backlog {
+    /// The summary line.
+    pub fn line(&self) -> String {
+        format!(
+            "rounds={} raw_records_per_sec={:.0} pipeline_records_per_sec={:.0} ratio={:.2} no_state_records_per_sec={:.0} state_cost={:.1}% snapshots_only_records_per_sec={:.0} changelog_cost={:.1}%",
+            self.rounds,
+            self.raw,
+            self.pipeline,
+            self.pipeline / self.raw.max(1e-9),
+            self.no_state,
+            self.state_cost,
+            self.snapshots_only,
+            self.changelog_cost,
+        )
+    }
+}
+
+/// The rates of one round.
+struct Round {
+    raw: f64,
+    full: f64,
+    none: f64,
+    snapshots_only: f64,
+}
+
+/// The median (the mean of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return 0.0;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// `1 - with / without`, in percent.
+fn cost(with: f64, without: f64) -> f64 {
+    100.0 * (1.0 - with / without.max(1e-9))
 }
 
 pub fn measure(
@@ -28,13 +81,75 @@ pub fn measure(
     args: &BenchArgs,
 ) -> Result<Backlog> {
     use super::State;
-    let with = super::config(bootstrap, "backlog", "snapshots", State::Full)?;
-    let without = super::config(bootstrap, "backlog", "no-state", State::None)?;
-    let snapshots_only =
-        super::config(bootstrap, "backlog", "snapshots-only", State::SnapshotsOnly)?;
-    super::create_topics(mock, &with, args.partitions)?;
-    let inbound = with.topics.inbound();
+    let first = super::config(bootstrap, "backlog", "snapshots-0", State::Full)?;
+    super::create_topics(mock, &first, args.partitions)?;
+    let inbound = first.topics.inbound();
+    fill(bootstrap, &inbound, args)?;
 
+    let available = retained(bootstrap, &inbound, args.partitions)?;
+    if available < args.events {
+        eprintln!(
+            "warning: the mock cluster retained {available} of {} records; use more --partitions",
+            args.events
+        );
+    }
+    let mut rounds = Vec::new();
+    for r in 0..args.rounds {
+        let raw = raw_rate(bootstrap, &inbound, available, r)?;
+        let mut full = super::config(bootstrap, "backlog", &format!("snapshots-{r}"), State::Full)?;
+        if let Some(ms) = args.catch_up_flush_ms {
+            full.changelog.catch_up_flush_interval_ms = ms.max(full.changelog.flush_interval_ms);
+        }
+        if r > 0 {
+            mock.create_topic(&full.changelog.topic, args.partitions, 1)?;
+        }
+        let only = super::config(
+            bootstrap,
+            "backlog",
+            &format!("snapshots-only-{r}"),
+            State::SnapshotsOnly,
+        )?;
+        let none = super::config(bootstrap, "backlog", &format!("no-state-{r}"), State::None)?;
+        let full_label = "(b) full pipeline, snapshots and changelog";
+        let only_label = "(b'') full pipeline, snapshots, no changelog";
+        // (b) and (b'') swap places every round, so neither always runs
+        // first on a fresh broker.
+        let (full_rate, only_rate) = if r % 2 == 0 {
+            let f = drain(&full, available, full_label)?;
+            (f, drain(&only, available, only_label)?)
+        } else {
+            let o = drain(&only, available, only_label)?;
+            (drain(&full, available, full_label)?, o)
+        };
+        let none_rate = drain(&none, available, "(b') full pipeline, no state kept")?;
+        eprintln!(
+            "round {}: ratio {:.2}, state cost {:.1}%, changelog cost {:.1}%",
+            r + 1,
+            full_rate / raw.max(1e-9),
+            cost(full_rate, none_rate),
+            cost(full_rate, only_rate)
+        );
+        rounds.push(Round {
+            raw,
+            full: full_rate,
+            none: none_rate,
+            snapshots_only: only_rate,
+        });
+    }
+    let pick = |f: fn(&Round) -> f64| median(rounds.iter().map(f).collect());
+    Ok(Backlog {
+        raw: pick(|r| r.raw),
+        pipeline: pick(|r| r.full),
+        no_state: pick(|r| r.none),
+        snapshots_only: pick(|r| r.snapshots_only),
+        state_cost: pick(|r| cost(r.full, r.none)),
+        changelog_cost: pick(|r| cost(r.full, r.snapshots_only)),
+        rounds: rounds.len(),
+    })
+}
+
+/// Fills the inbound topics with `args.events` demo events.
+fn fill(bootstrap: &str, inbound: &Inbound, args: &BenchArgs) -> Result<()> {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("linger.ms", "20")
@@ -53,7 +168,7 @@ pub fn measure(
     for _ in 0..args.events {
         let r = traffic.next_record();
         bytes += r.payload.len() as u64;
-        send_record(&producer, &inbound, &r, Stamp::EventTime);
+        send_record(&producer, inbound, &r, Stamp::EventTime);
     }
     producer.flush(Duration::from_secs(60))?;
     eprintln!(
@@ -63,86 +178,118 @@ pub fn measure(
         args.partitions,
         t0.elapsed().as_secs_f64()
     );
+    Ok(())
+}
 
-    // (a) raw consumption: subscribe and count.
-    let raw: BaseConsumer = ClientConfig::new()
+/// A count-only consumer.
+fn raw_consumer(bootstrap: &str, group: &str) -> Result<BaseConsumer> {
+    Ok(ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("group.id", "bench-raw")
+        .set("group.id", group)
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .set("fetch.queue.backoff.ms", "10")
         .set("fetch.wait.max.ms", "10")
-        .create()?;
-    let names: Vec<&str> = inbound.iter().map(|(_, t)| t.name.as_str()).collect();
-    raw.subscribe(&names)?;
-    // The mock cluster keeps about 5 MB per partition: count what it still holds.
+        .create()?)
+}
+
+/// The records the mock cluster still holds (it keeps about 5 MB per
+/// partition).
+fn retained(bootstrap: &str, inbound: &Inbound, partitions: i32) -> Result<u64> {
+    let c = raw_consumer(bootstrap, "bench-watermarks")?;
     let mut available = 0u64;
-    for (_, t) in &inbound {
-        for p in 0..args.partitions {
-            let (lo, hi) = raw.fetch_watermarks(&t.name, p, Duration::from_secs(10))?;
+    for (_, t) in inbound {
+        for p in 0..partitions {
+            let (lo, hi) = c.fetch_watermarks(&t.name, p, Duration::from_secs(10))?;
             available += (hi - lo).max(0) as u64;
         }
     }
-    if available < args.events {
-        eprintln!(
-            "warning: the mock cluster retained {available} of {} records; use more --partitions",
-            args.events
-        );
-    }
+    Ok(available)
+}
+
+/// (a) raw consumption: subscribe and count; records/s from the first
+/// record to the last.
+fn raw_rate(bootstrap: &str, inbound: &Inbound, available: u64, round: u32) -> Result<f64> {
+    let raw = raw_consumer(bootstrap, &format!("bench-raw-{round}"))?;
+    let names: Vec<&str> = inbound.iter().map(|(_, t)| t.name.as_str()).collect();
+    raw.subscribe(&names)?;
     let mut n = 0u64;
     let mut started: Option<Instant> = None;
     let mut last = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut steady = Steady::new(available);
+    let deadline = Instant::now() + Duration::from_secs(600);
     while n < available && Instant::now() < deadline {
         if let Some(Ok(_m)) = raw.poll(Duration::from_millis(100)) {
             started.get_or_insert_with(Instant::now);
             last = Instant::now();
             n += 1;
+            steady.saw(n);
         }
     }
     let raw_secs = started.map_or(0.0, |s| (last - s).as_secs_f64());
-    let raw_rate = n as f64 / raw_secs.max(1e-9);
-    drop(raw);
-    eprintln!(
-        "(a) raw rdkafka consumption: {n} records in {raw_secs:.2}s = {raw_rate:.0} records/s"
-    );
-
-    let pipeline = drain(
-        &with,
-        available,
-        "(b) full pipeline, snapshots and changelog",
-    )?;
-    let no_state = drain(&without, available, "(b') full pipeline, no state kept")?;
-    let snapshots_only = drain(
-        &snapshots_only,
-        available,
-        "(b'') full pipeline, snapshots, no changelog",
-    )?;
-    Ok(Backlog {
-        raw: raw_rate,
-        pipeline,
-        no_state,
-        snapshots_only,
-    })
+    let rate = steady.rate();
+    eprintln!("(a) raw rdkafka consumption: {n} records in {raw_secs:.2}s, {rate:.0} records/s steady (10-90%)");
+    Ok(rate)
 }
 
-/// Runs the pipeline over the whole backlog; records/s from its first
-/// processed record to its last.
+/// The steady part of a drain: from the moment 10% of the records are
+/// consumed to the moment 90% are, so that startup (group join, restores,
+/// tasks starting at different moments) and the last partitions' tail
+/// count for no run.
+struct Steady {
+    total: u64,
+    from: Option<Instant>,
+    to: Option<Instant>,
+}
+
+impl Steady {
+    fn new(total: u64) -> Steady {
+        Steady {
+            total,
+            from: None,
+            to: None,
+        }
+    }
+
+    /// Notes the count seen now.
+    fn saw(&mut self, n: u64) {
+        if n * 10 >= self.total {
+            self.from.get_or_insert_with(Instant::now);
+        }
+        if n * 10 >= self.total * 9 {
+            self.to.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Records per second between the two marks.
+    fn rate(&self) -> f64 {
+        match (self.from, self.to) {
+            (Some(a), Some(b)) => 0.8 * self.total as f64 / (b - a).as_secs_f64().max(1e-9),
+            _ => 0.0,
+        }
+    }
+}
+
+/// Runs the pipeline over the whole backlog; records/s between 10% and
+/// 90% of it (see [`Steady`]).
 fn drain(config: &leadscore::config::Config, total: u64, label: &str) -> Result<f64> {
     let run = Running::start(config);
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(900);
     let mut first: Option<Instant> = None;
+    let mut steady = Steady::new(total);
     while run.counters.records() < total && Instant::now() < deadline {
-        if run.counters.records() > 0 {
+        let n = run.counters.records();
+        if n > 0 {
             first.get_or_insert_with(Instant::now);
         }
+        steady.saw(n);
         std::thread::sleep(Duration::from_millis(1));
     }
     let secs = first.map_or(0.0, |s| s.elapsed().as_secs_f64());
     let m = run.counters.records();
     let changes = run.counters.changes_total();
     run.stop()?;
-    let rate = m as f64 / secs.max(1e-9);
-    eprintln!("{label}: {m} records in {secs:.2}s = {rate:.0} records/s, {changes} stage changes acknowledged");
+    let rate = steady.rate();
+    eprintln!("{label}: {m} records in {secs:.2}s, {rate:.0} records/s steady (10-90%), {changes} stage changes acknowledged");
     Ok(rate)
 }

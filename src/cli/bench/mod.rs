@@ -46,6 +46,19 @@ pub struct BenchArgs {
     /// Skip the backlog phase (then --live-rates is required).
     #[arg(long)]
     live_only: bool,
+    /// Skip the live phase.
+    #[arg(long, conflicts_with = "live_only")]
+    backlog_only: bool,
+    /// Backlog rounds: each drains the same topics with (a), (b), (b'')
+    /// and (b') afresh, (b) and (b'') in alternating order; the summary
+    /// gives the median of each and the median of the per-round costs.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
+    /// `[changelog] catch_up_flush_interval_ms` of the backlog run (b)
+    /// (default: the config default, 30 s, longer than a default backlog
+    /// run, so that run has no flush; shorter shows what flushes cost).
+    #[arg(long)]
+    catch_up_flush_ms: Option<u64>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -56,26 +69,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut summary = Vec::new();
     if !args.live_only {
         let b = backlog::measure(&mock, &bootstrap, &args)?;
-        summary.push(format!(
-            "raw_records_per_sec={:.0} pipeline_records_per_sec={:.0} ratio={:.2} no_state_records_per_sec={:.0} state_cost={:.1}% snapshots_only_records_per_sec={:.0} changelog_cost={:.1}%",
-            b.raw,
-            b.pipeline,
-            b.pipeline / b.raw.max(1e-9),
-            b.no_state,
-            100.0 * (1.0 - b.pipeline / b.no_state.max(1e-9)),
-            b.snapshots_only,
-            100.0 * (1.0 - b.pipeline / b.snapshots_only.max(1e-9))
-        ));
+        summary.push(b.line());
         backlog_rate = Some(b.pipeline);
     }
-    let rates: Vec<f64> = if !args.live_rates.is_empty() {
-        args.live_rates.clone()
-    } else {
-        let base = backlog_rate.context("--live-only needs --live-rates")?;
-        args.live_fractions.iter().map(|f| f * base).collect()
-    };
-    for r in live::measure(&mock, &bootstrap, &args, &rates)? {
-        summary.push(r.line());
+    if !args.backlog_only {
+        let rates: Vec<f64> = if !args.live_rates.is_empty() {
+            args.live_rates.clone()
+        } else {
+            let base = backlog_rate.context("--live-only needs --live-rates")?;
+            args.live_fractions.iter().map(|f| f * base).collect()
+        };
+        for r in live::measure(&mock, &bootstrap, &args, &rates)? {
+            summary.push(r.line());
+        }
     }
     for line in summary {
         println!("{line}");
