@@ -21,7 +21,7 @@ use super::source::{BodySource, SourceError};
 use super::wire::{self, unzigzag, Reader, WireError, FIXED32, FIXED64, LEN, VARINT};
 use crate::engine::{
     LeadBlock, LeadId, LeadKey, LeadState, LeadTable, RecycleSchedule, SeenEvents, Slot, Stage,
-    TaskState,
+    TaskState, SEEN_CHUNK,
 };
 
 /// Everything a snapshot body holds, decoded.
@@ -624,7 +624,7 @@ pub(crate) fn summarize(body: &[u8]) -> Result<Summary, SourceError> {
     s.watermark_ms = meta.watermark_ms;
     s.last_sweep_ms = meta.last_sweep_ms;
     s.taken_at_ms = meta.taken_at_ms;
-    s.seen = seen.len() as u64;
+    s.seen = seen.iter().map(Vec::len).sum::<usize>() as u64;
     Ok(s)
 }
 
@@ -636,22 +636,27 @@ fn seen_mismatch(ids: usize, deltas: usize) -> WireError {
 }
 
 /// The dedupe entries `(id hash, time)` of the two packed arrays, in
-/// arrival order: times are deltas from the previous entry's (the first
-/// from the watermark).
+/// arrival order, cut into queue chunks: times are deltas from the
+/// previous entry's (the first from the watermark).
 fn seen_entries(
     ids: &[u8],
     deltas: &[u8],
     watermark_ms: i64,
-) -> Result<Vec<(u64, i64)>, WireError> {
-    let mut entries = Vec::with_capacity(ids.len() / 8);
+) -> Result<Vec<Vec<(u64, i64)>>, WireError> {
+    let n = ids.len() / 8;
+    let mut chunks: Vec<Vec<(u64, i64)>> = Vec::with_capacity(n.div_ceil(SEEN_CHUNK));
     let mut r = Reader::new(deltas, 0);
     let mut t = watermark_ms;
-    for id in ids.chunks_exact(8) {
+    for (k, id) in ids.chunks_exact(8).enumerate() {
         if r.is_empty() {
-            return Err(seen_mismatch(ids.len() / 8, entries.len()));
+            return Err(seen_mismatch(n, k));
         }
         t = t.wrapping_add(unzigzag(r.varint()?));
-        entries.push((u64::from_le_bytes(id.try_into().expect("8 bytes")), t));
+        if k % SEEN_CHUNK == 0 {
+            chunks.push(Vec::with_capacity(SEEN_CHUNK.min(n - k)));
+        }
+        let chunk = chunks.last_mut().expect("a chunk");
+        chunk.push((u64::from_le_bytes(id.try_into().expect("8 bytes")), t));
     }
     if !r.is_empty() {
         let mut extra = 0;
@@ -659,9 +664,9 @@ fn seen_entries(
             r.varint()?;
             extra += 1;
         }
-        return Err(seen_mismatch(entries.len(), entries.len() + extra));
+        return Err(seen_mismatch(n, n + extra));
     }
-    Ok(entries)
+    Ok(chunks)
 }
 
 /// Rebuilds the dedupe window from the two packed arrays and its cutoff.
@@ -671,15 +676,15 @@ fn seen_window(
     watermark_ms: i64,
     cutoff_ms: i64,
 ) -> Result<SeenEvents, WireError> {
-    let entries = seen_entries(ids, deltas, watermark_ms)?;
-    if let Some(&(_, t)) = entries.iter().find(|(_, t)| *t < cutoff_ms) {
+    let chunks = seen_entries(ids, deltas, watermark_ms)?;
+    if let Some(&(_, t)) = chunks.iter().flatten().find(|(_, t)| *t < cutoff_ms) {
         return Err(WireError {
             at: 0,
             what: format!("a dedupe entry at {t} lies before the window's cutoff {cutoff_ms}"),
         });
     }
-    let n = entries.len();
-    let seen = SeenEvents::from_entries(entries, cutoff_ms);
+    let n: usize = chunks.iter().map(Vec::len).sum();
+    let seen = SeenEvents::from_chunks(chunks, cutoff_ms);
     if seen.len() != n {
         return Err(WireError {
             at: 0,
