@@ -230,8 +230,9 @@ pub struct ChangelogConfig {
     /// How often a task writes the leads it changed (each once).
     #[serde(default = "d_flush_ms")]
     pub flush_interval_ms: u64,
-    /// How often while the task is catching up (it has not run out of
-    /// records since the last flush): at backlog speed nearly every lead
+    /// How often while the task is catching up (it has not been at the
+    /// end of all its inbound partitions since the last flush): at backlog
+    /// speed nearly every lead
     /// is dirty in every flush, so flushes are spaced out, as Kafka
     /// Streams' 30 s `commit.interval.ms` does.
     #[serde(default = "d_catch_up_flush_ms")]

@@ -38,8 +38,8 @@ use crate::telemetry::events::{ChangelogCheckpointAge, ChangelogWritten};
 pub struct ChangelogEnv {
     pub topic: String,
     pub flush_interval: Duration,
-    /// The interval while the task has not run out of records since the
-    /// last flush (a backlog).
+    /// The interval while the task has not been at the end of all its
+    /// inputs since the last flush (a backlog).
     pub catch_up_flush_interval: Duration,
     /// The consumers that read it back (restores).
     pub readers: Arc<ReaderPool>,
@@ -105,8 +105,8 @@ pub struct ChangelogWriter {
     flushed_at: Vec<i64>,
     /// A flush is to be taken as soon as the one in flight is done.
     flush_requested: bool,
-    /// The task ran out of records since the last flush (it is live, not
-    /// catching up).
+    /// The task has been at the end of all its inputs since the last
+    /// flush (it is live, not catching up).
     caught_up: bool,
 }
 
@@ -186,7 +186,7 @@ impl ChangelogWriter {
             .then_some(self.cursor.read_from)
     }
 
-    /// The task has run out of records for now: flushes follow
+    /// The task is at the end of all its inputs: flushes follow
     /// `flush_interval` again.
     pub fn caught_up(&mut self) {
         self.caught_up = true;
@@ -436,7 +436,7 @@ mod tests {
     fn a_task_catching_up_flushes_at_the_longer_interval_a_live_one_at_the_shorter() {
         let mut w = writer(5_000, 30_000);
         let s = Duration::from_secs;
-        // Catching up (it has not run out of records since the last flush).
+        // Catching up (not at the end of its inputs since the last flush).
         assert!(!w.due(s(5)));
         assert!(!w.due(s(29)));
         assert!(w.due(s(30)));
