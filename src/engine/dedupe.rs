@@ -18,12 +18,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::hashed_key::PreHashed;
 
-/// Entries per queue chunk (16 bytes each: 64 KiB chunks).
-const CHUNK: usize = 4096;
-
-/// Entries per queue chunk, for code that builds chunks for
-/// [`SeenEvents::from_chunks`].
-pub const SEEN_CHUNK: usize = CHUNK;
+/// Entries per queue chunk (16 bytes each: 64 KiB chunks); also what
+/// code building chunks for [`SeenEvents::from_chunks`] cuts at.
+pub const CHUNK: usize = 4096;
 
 /// One chunk of the arrival-order queue.
 type Chunk = Vec<(u64, i64)>;
@@ -222,7 +219,7 @@ impl SeenEvents {
     }
 
     /// [`SeenEvents::from_entries`] from the entries already cut into
-    /// queue chunks of [`SEEN_CHUNK`] entries (the last may be shorter):
+    /// queue chunks of [`CHUNK`] entries (the last may be shorter):
     /// they become the queue as they are, so a restore touches no second
     /// copy of them. The grouping recomputes each entry's group rather
     /// than keeping an array of them.

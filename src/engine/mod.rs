@@ -34,7 +34,7 @@ pub use capture::StateImage;
 pub use change::{
     change_id, contributions, round2, Contribution, Explanation, StageChange, TOP_RULES,
 };
-pub use dedupe::{SeenEvents, SeenImage, SEEN_CHUNK};
+pub use dedupe::{SeenEvents, SeenImage, CHUNK as SEEN_CHUNK};
 pub use event_keys::EventKeys;
 pub use journal::Journal;
 pub use lead::{HistoryEntry, LeadState, Score, HISTORY_LEN};
