@@ -6,10 +6,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use leadscore::demo::{send_record, Stamp, Traffic, TrafficMix};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 
+use super::broker::Broker;
 use super::running::Running;
 use super::BenchArgs;
 
@@ -75,41 +75,38 @@ fn cost(with: f64, without: f64) -> f64 {
     100.0 * (1.0 - with / without.max(1e-9))
 }
 
-pub fn measure(
-    mock: &MockCluster<'_, DefaultProducerContext>,
-    bootstrap: &str,
-    args: &BenchArgs,
-) -> Result<Backlog> {
+pub fn measure(broker: &Broker, args: &BenchArgs) -> Result<Backlog> {
     use super::State;
-    let first = super::config(bootstrap, "backlog", "snapshots-0", State::Full)?;
-    super::create_topics(mock, &first, args.partitions)?;
+    let bootstrap = &broker.bootstrap();
+    let first = super::config(broker, "backlog", "snapshots-0", State::Full)?;
+    super::create_topics(broker, &first, args.partitions)?;
     let inbound = first.topics.inbound();
     fill(bootstrap, &inbound, args)?;
 
-    let available = retained(bootstrap, &inbound, args.partitions)?;
+    let available = retained(bootstrap, &inbound, args.partitions, args.events)?;
     if available < args.events {
         eprintln!(
-            "warning: the mock cluster retained {available} of {} records; use more --partitions",
+            "warning: the broker retained {available} of {} records; use more --partitions",
             args.events
         );
     }
     let mut rounds = Vec::new();
     for r in 0..args.rounds {
         let raw = raw_rate(bootstrap, &inbound, available, r)?;
-        let mut full = super::config(bootstrap, "backlog", &format!("snapshots-{r}"), State::Full)?;
+        let mut full = super::config(broker, "backlog", &format!("snapshots-{r}"), State::Full)?;
         if let Some(ms) = args.catch_up_flush_ms {
             full.changelog.catch_up_flush_interval_ms = ms.max(full.changelog.flush_interval_ms);
         }
         if r > 0 {
-            mock.create_topic(&full.changelog.topic, args.partitions, 1)?;
+            broker.create_topics(&[(&full.changelog.topic, args.partitions, true)])?;
         }
         let only = super::config(
-            bootstrap,
+            broker,
             "backlog",
             &format!("snapshots-only-{r}"),
             State::SnapshotsOnly,
         )?;
-        let none = super::config(bootstrap, "backlog", &format!("no-state-{r}"), State::None)?;
+        let none = super::config(broker, "backlog", &format!("no-state-{r}"), State::None)?;
         let full_label = "(b) full pipeline, snapshots and changelog";
         let only_label = "(b'') full pipeline, snapshots, no changelog";
         // (b) and (b'') swap places every round, so neither always runs
@@ -193,18 +190,31 @@ fn raw_consumer(bootstrap: &str, group: &str) -> Result<BaseConsumer> {
         .create()?)
 }
 
-/// The records the mock cluster still holds (it keeps about 5 MB per
-/// partition).
-fn retained(bootstrap: &str, inbound: &Inbound, partitions: i32) -> Result<u64> {
+/// The records the broker still holds (the mock cluster keeps about 5 MB
+/// per partition). Some brokers make acknowledged records visible a moment
+/// later, so this waits until the count reaches `events` or stops moving.
+fn retained(bootstrap: &str, inbound: &Inbound, partitions: i32, events: u64) -> Result<u64> {
     let c = raw_consumer(bootstrap, "bench-watermarks")?;
-    let mut available = 0u64;
-    for (_, t) in inbound {
-        for p in 0..partitions {
-            let (lo, hi) = c.fetch_watermarks(&t.name, p, Duration::from_secs(10))?;
-            available += (hi - lo).max(0) as u64;
+    let count = || -> Result<u64> {
+        let mut available = 0u64;
+        for (_, t) in inbound {
+            for p in 0..partitions {
+                let (lo, hi) = c.fetch_watermarks(&t.name, p, Duration::from_secs(10))?;
+                available += (hi - lo).max(0) as u64;
+            }
         }
+        Ok(available)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = count()?;
+    let mut still = 0;
+    while last < events && still < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = count()?;
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
     }
-    Ok(available)
+    Ok(last)
 }
 
 /// (a) raw consumption: subscribe and count; records/s from the first
@@ -287,8 +297,11 @@ fn drain(config: &leadscore::config::Config, total: u64, label: &str) -> Result<
     }
     let secs = first.map_or(0.0, |s| s.elapsed().as_secs_f64());
     let m = run.counters.records();
-    let changes = run.counters.changes_total();
+    let counters = run.counters.clone();
     run.stop()?;
+    // Read after the stop: a stage change is counted when acknowledged,
+    // and the stop waits for every acknowledgement.
+    let changes = counters.changes_total();
     let rate = steady.rate();
     eprintln!("{label}: {m} records in {secs:.2}s, {rate:.0} records/s steady (10-90%), {changes} stage changes acknowledged");
     Ok(rate)

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use leadscore::demo::{send_record, Stamp, Traffic, TrafficMix};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
+use super::broker::Broker;
 use super::running::Running;
 use super::BenchArgs;
 
@@ -49,14 +49,10 @@ impl LiveResult {
 /// Marker event id -> when it was handed to the producer.
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
-pub fn measure(
-    mock: &MockCluster<'_, DefaultProducerContext>,
-    bootstrap: &str,
-    args: &BenchArgs,
-    rates: &[f64],
-) -> Result<Vec<LiveResult>> {
-    let config = super::config(bootstrap, "live", "live", super::State::Full)?;
-    super::create_topics(mock, &config, args.partitions)?;
+pub fn measure(broker: &Broker, args: &BenchArgs, rates: &[f64]) -> Result<Vec<LiveResult>> {
+    let bootstrap = &broker.bootstrap();
+    let config = super::config(broker, "live", "live", super::State::Full)?;
+    super::create_topics(broker, &config, args.partitions)?;
     let inbound = config.topics.inbound();
     let run = Running::start(&config);
     run.wait_ready(Duration::from_secs(60))?;

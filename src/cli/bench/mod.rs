@@ -1,5 +1,5 @@
-//! `leadscore bench`: what users feel, measured in one run on one mock
-//! cluster.
+//! `leadscore bench`: what users feel, measured in one run on one broker
+//! (librdkafka's mock cluster unless `--brokers` names one).
 //!
 //! 1. **Backlog**: fill the inbound topics with N events, then (a) a raw
 //!    rdkafka consumer that only counts, (b) the full pipeline with
@@ -14,14 +14,15 @@
 //!    consumer reads it from the output topic.
 
 mod backlog;
+mod broker;
 mod live;
 mod running;
 
 use anyhow::{Context, Result};
+use broker::Broker;
 use clap::Args;
 use leadscore::config::Config;
 use leadscore::telemetry::logging;
-use rdkafka::mocking::MockCluster;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -59,16 +60,19 @@ pub struct BenchArgs {
     /// run, so that run has no flush; shorter shows what flushes cost).
     #[arg(long)]
     catch_up_flush_ms: Option<u64>,
+    /// Run against this broker (host:port) instead of the mock cluster;
+    /// the bench creates its topics there, named `bench<time>-<pid>.*`.
+    #[arg(long)]
+    brokers: Option<String>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     logging::init(leadscore::config::LogFormat::Human, "warn");
-    let mock = MockCluster::new(1).context("cannot start librdkafka's mock cluster")?;
-    let bootstrap = mock.bootstrap_servers();
+    let broker = Broker::new(args.brokers.as_deref())?;
     let mut backlog_rate = None;
     let mut summary = Vec::new();
     if !args.live_only {
-        let b = backlog::measure(&mock, &bootstrap, &args)?;
+        let b = backlog::measure(&broker, &args)?;
         summary.push(b.line());
         backlog_rate = Some(b.pipeline);
     }
@@ -79,7 +83,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let base = backlog_rate.context("--live-only needs --live-rates")?;
             args.live_fractions.iter().map(|f| f * base).collect()
         };
-        for r in live::measure(&mock, &bootstrap, &args, &rates)? {
+        for r in live::measure(&broker, &args, &rates)? {
             summary.push(r.line());
         }
     }
@@ -100,10 +104,12 @@ enum State {
     None,
 }
 
-/// The pipeline config of a bench phase: `prefix` names the topics,
+/// The pipeline config of a bench phase: `phase` names the topics,
 /// `group` the consumer group, snapshot directory and changelog topic,
 /// `state` what is kept.
-fn config(bootstrap: &str, prefix: &str, group: &str, state: State) -> Result<Config> {
+fn config(broker: &Broker, phase: &str, group: &str, state: State) -> Result<Config> {
+    let bootstrap = broker.bootstrap();
+    let prefix = broker.prefix(phase);
     let snapshots = state != State::None;
     let changelog = state == State::Full;
     let dir = std::env::temp_dir().join(format!("leadscore-bench-{}-{group}", std::process::id()));
@@ -116,7 +122,7 @@ fn config(bootstrap: &str, prefix: &str, group: &str, state: State) -> Result<Co
         ));
     }
     let text = format!(
-        "[kafka]\n\"bootstrap.servers\" = \"{bootstrap}\"\n\"group.id\" = \"bench-{group}\"\n\
+        "[kafka]\n\"bootstrap.servers\" = \"{bootstrap}\"\n\"group.id\" = \"{prefix}-bench-{group}\"\n\
          [topics]\n{topics}stage_changes = {{ name = \"{prefix}.stage_changes\" }}\ndead_letter = \"{prefix}.dlq\"\n\
          [snapshots]\nenabled = {snapshots}\ndir = \"{}\"\n\
          [changelog]\nenabled = {changelog}\ntopic = \"{prefix}.{group}.changelog\"\n\
@@ -126,19 +132,17 @@ fn config(bootstrap: &str, prefix: &str, group: &str, state: State) -> Result<Co
     Ok(Config::parse(&text, "bench config", [])?)
 }
 
-/// Creates a phase's topics on the mock cluster.
-fn create_topics(
-    mock: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
-    config: &Config,
-    partitions: i32,
-) -> Result<()> {
-    for (_, t) in config.topics.inbound() {
-        mock.create_topic(&t.name, partitions, 1)?;
-    }
-    mock.create_topic(&config.topics.stage_changes.name, partitions, 1)?;
-    mock.create_topic(&config.topics.dead_letter, 1, 1)?;
+/// Creates a phase's topics.
+fn create_topics(broker: &Broker, config: &Config, partitions: i32) -> Result<()> {
+    let inbound = config.topics.inbound();
+    let mut topics: Vec<(&str, i32, bool)> = inbound
+        .iter()
+        .map(|(_, t)| (t.name.as_str(), partitions, false))
+        .collect();
+    topics.push((&config.topics.stage_changes.name, partitions, false));
+    topics.push((&config.topics.dead_letter, 1, false));
     if config.changelog.enabled {
-        mock.create_topic(&config.changelog.topic, partitions, 1)?;
+        topics.push((&config.changelog.topic, partitions, true));
     }
-    Ok(())
+    broker.create_topics(&topics)
 }
