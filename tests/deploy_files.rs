@@ -38,6 +38,7 @@ const EXPORTED_METRICS: &[&str] = &[
     "leadscore_changelog_records_restored_total",
     "leadscore_changelog_records_written_total",
     "leadscore_changelog_checkpoint_age_seconds",
+    "leadscore_changelog_fenced_total",
 ];
 
 /// The histograms among them: only these have `_bucket`/`_sum`/`_count` series.

@@ -36,6 +36,7 @@ fn unit_word(name: &str) -> &'static str {
         "leadscore_outputs_rerouted_total" => "in records",
         "leadscore_offsets_skipped_total" => "in offsets",
         "leadscore_restores_total" => "in restores",
+        "leadscore_changelog_fenced_total" => "in tasks",
         "leadscore_changelog_records_restored_total"
         | "leadscore_changelog_records_written_total" => "in records",
         n if n.ends_with("_seconds") => "in seconds",

@@ -25,13 +25,15 @@ use rdkafka::message::OwnedHeaders;
 use super::changelog_reader::ReaderPool;
 use super::delivery::OwnedRecord;
 use super::outbox::{Outbox, OutputKind, OutputMeta};
+use super::ownership::{Pending, Verdict};
 use super::publisher::Publisher;
+use super::task::Positions;
 use crate::changelog::{
     checkpoint_key, encode_checkpoint, encode_lead, encode_seen, lead_key, seen_key, Checkpoint,
 };
 use crate::emit;
 use crate::engine::{LeadKey, TaskState};
-use crate::telemetry::events::{ChangelogCheckpointAge, ChangelogWritten};
+use crate::telemetry::events::{ChangelogCheckpointAge, ChangelogFenced, ChangelogWritten};
 
 /// What every task needs to write and read its changelog partition.
 #[derive(Clone)]
@@ -67,17 +69,25 @@ pub struct ChangelogCursor {
 
 enum Phase {
     Idle,
-    /// Taken at a position; waits for the outputs issued before `needs`.
+    /// The group says the task is owned elsewhere now (or the last flush of
+    /// a stopping task could not be confirmed): nothing more is written.
+    Fenced,
+    /// Taken at a position `at` (next offset per input, task order); waits
+    /// for the outputs issued before `needs`, then for the group to confirm
+    /// the task is still this instance's.
     Held {
         records: Vec<(OwnedRecord, &'static str)>,
         checkpoint: OwnedRecord,
         needs: u64,
+        at: Vec<i64>,
     },
-    /// Records sent; the checkpoint goes once they are acknowledged.
+    /// Records sent; the checkpoint goes once they are acknowledged and
+    /// the group confirms the task again.
     Sent {
         checkpoint: OwnedRecord,
         needs: u64,
         counts: [u64; 3],
+        at: Vec<i64>,
     },
     /// The checkpoint is output `seq`.
     Confirming {
@@ -108,6 +118,23 @@ pub struct ChangelogWriter {
     /// The task has been at the end of all its inputs since the last
     /// flush (it is live, not catching up).
     caught_up: bool,
+    /// The ownership question in flight, and when to ask again after an
+    /// answer that said neither yes nor no.
+    query: Option<Pending>,
+    ask_after: Option<Instant>,
+    /// The task is stopping: an unconfirmed last flush is given up.
+    stopping: bool,
+}
+
+/// Whether a step of the flush may write.
+enum Gate {
+    Go,
+    Wait,
+    /// Not this instance's task (any more), or not confirmed at the stop.
+    Stop {
+        reason: String,
+        lost: bool,
+    },
 }
 
 impl ChangelogWriter {
@@ -142,6 +169,9 @@ impl ChangelogWriter {
             flushed_at: next_offsets.to_vec(),
             flush_requested: false,
             caught_up: false,
+            query: None,
+            ask_after: None,
+            stopping: false,
         }
     }
 
@@ -198,10 +228,66 @@ impl ChangelogWriter {
             && (self.caught_up || elapsed >= self.env.catch_up_flush_interval)
     }
 
-    /// Asks for a flush of everything up to the current position, after the
-    /// one in flight (a stopping task's last one).
-    pub fn request_flush(&mut self) {
+    /// Asks for a last flush of everything up to the current position,
+    /// after the one in flight: the task is stopping.
+    pub fn request_last_flush(&mut self) {
         self.flush_requested = true;
+        self.stopping = true;
+    }
+
+    /// Whether the writer stopped writing: the task was found to be owned
+    /// elsewhere, or its last flush could not be confirmed. Its state is
+    /// then not to be kept or snapshotted.
+    pub fn fenced(&self) -> bool {
+        matches!(self.phase, Phase::Fenced)
+    }
+
+    /// Asks the group (once per step) whether this instance still owns the
+    /// task, committing the acknowledged positions `at`.
+    fn gate(&mut self, at: &[i64], positions: &dyn Positions) -> Gate {
+        if let Some(q) = &self.query {
+            let Some(verdict) = q.poll() else {
+                return Gate::Wait;
+            };
+            self.query = None;
+            match verdict {
+                Verdict::Owned => return Gate::Go,
+                Verdict::Lost(reason) => return Gate::Stop { reason, lost: true },
+                Verdict::Unsure(reason) if self.stopping => {
+                    return Gate::Stop {
+                        reason,
+                        lost: false,
+                    }
+                }
+                Verdict::Unsure(reason) => {
+                    tracing::debug!(partition = self.partition, %reason, "cannot confirm the task's ownership yet; the changelog flush waits");
+                    self.ask_after = Some(Instant::now() + Duration::from_secs(1));
+                    return Gate::Wait;
+                }
+            }
+        }
+        if self.ask_after.is_some_and(|t| Instant::now() < t) {
+            return Gate::Wait;
+        }
+        self.ask_after = None;
+        match positions.ask_owner(at) {
+            None => Gate::Go,
+            Some(q) => {
+                self.query = Some(q);
+                Gate::Wait
+            }
+        }
+    }
+
+    /// Stops writing for good.
+    fn fence(&mut self, reason: &str, lost: bool) {
+        self.phase = Phase::Fenced;
+        self.query = None;
+        emit!(ChangelogFenced {
+            partition: self.partition,
+            reason,
+            lost
+        });
     }
 
     /// Drives the flush: takes a new one when due (or requested), sends
@@ -212,10 +298,33 @@ impl ChangelogWriter {
         next_offsets: &[i64],
         outbox: &mut Outbox,
         publisher: &Publisher,
+        positions: &dyn Positions,
     ) {
         let acked = outbox.take_checkpoints();
         loop {
+            // A step that writes waits for the outputs before it to be
+            // acknowledged, then for the group to confirm the task.
+            if let Phase::Held { needs, at, .. } | Phase::Sent { needs, at, .. } = &self.phase {
+                if !outbox.window_ref().acknowledged_below(*needs) {
+                    return;
+                }
+                let at = at.clone();
+                match self.gate(&at, positions) {
+                    Gate::Go => {}
+                    Gate::Wait => return,
+                    Gate::Stop { reason, lost } => {
+                        self.fence(&reason, lost);
+                        return;
+                    }
+                }
+            }
             match std::mem::replace(&mut self.phase, Phase::Idle) {
+                Phase::Fenced => {
+                    // The journal is never written again: keep it empty.
+                    let _ = state.take_journal();
+                    self.phase = Phase::Fenced;
+                    return;
+                }
                 Phase::Idle => {
                     if !self.flush_requested && !self.due(self.last_flush.elapsed()) {
                         return;
@@ -229,16 +338,9 @@ impl ChangelogWriter {
                 Phase::Held {
                     records,
                     checkpoint,
-                    needs,
+                    at,
+                    ..
                 } => {
-                    if !outbox.window_ref().acknowledged_below(needs) {
-                        self.phase = Phase::Held {
-                            records,
-                            checkpoint,
-                            needs,
-                        };
-                        return;
-                    }
                     let mut counts = [0u64; 3];
                     for (r, kind) in records {
                         counts[match kind {
@@ -252,21 +354,12 @@ impl ChangelogWriter {
                         checkpoint,
                         needs: outbox.window_ref().next_seq(),
                         counts,
+                        at,
                     };
                 }
                 Phase::Sent {
-                    checkpoint,
-                    needs,
-                    counts,
+                    checkpoint, counts, ..
                 } => {
-                    if !outbox.window_ref().acknowledged_below(needs) {
-                        self.phase = Phase::Sent {
-                            checkpoint,
-                            needs,
-                            counts,
-                        };
-                        return;
-                    }
                     let seq = outbox.window_ref().next_seq();
                     outbox.send(
                         publisher,
@@ -297,7 +390,7 @@ impl ChangelogWriter {
 
     /// Whether every flush taken or requested so far is acknowledged.
     pub fn is_settled(&self) -> bool {
-        matches!(self.phase, Phase::Idle) && !self.flush_requested
+        self.fenced() || (matches!(self.phase, Phase::Idle) && !self.flush_requested)
     }
 
     /// Reports the checkpoint age gauge.
@@ -387,6 +480,7 @@ impl ChangelogWriter {
             records,
             checkpoint,
             needs: outbox.window_ref().next_seq(),
+            at: next_offsets.to_vec(),
         };
         true
     }

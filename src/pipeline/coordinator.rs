@@ -25,6 +25,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::context::PipelineConsumer;
 use super::doorbell::Doorbell;
+use super::ownership::{OwnershipCheck, Pending};
 use super::restore::TaskImage;
 use super::task::{self, InputQueue, Positions, TaskEnv, TaskStart};
 use super::watermark::CachedWatermark;
@@ -69,6 +70,8 @@ pub struct Coordinator {
     assigned: bool,
     /// States of the partitions revoked last, in case they come straight back.
     parked: BTreeMap<i32, TaskImage>,
+    /// Asks the group whether a task is still owned (changelog fencing).
+    owner: Arc<OwnershipCheck>,
 }
 
 impl Coordinator {
@@ -77,9 +80,11 @@ impl Coordinator {
         consumer: Arc<PipelineConsumer>,
         tx: Sender<Command>,
     ) -> Coordinator {
+        let owner = Arc::new(OwnershipCheck::start(Arc::downgrade(&consumer)));
         Coordinator {
             env,
             consumer,
+            owner,
             tx,
             generation: 0,
             running: BTreeMap::new(),
@@ -157,7 +162,19 @@ impl Coordinator {
                 }),
             };
             let env = self.env.clone();
-            let positions = PartitionPositions::new(&self.consumer, &self.env, p);
+            let positions = PartitionPositions {
+                consumer: self.consumer.clone(),
+                partition: p,
+                topics: self.env.inputs.iter().map(|i| i.topic.clone()).collect(),
+                watermarks: self
+                    .env
+                    .inputs
+                    .iter()
+                    .map(|i| CachedWatermark::new(&i.topic, p))
+                    .collect(),
+                owner: self.owner.clone(),
+                doorbell: doorbell.clone(),
+            };
             let thread = std::thread::Builder::new()
                 .name(format!("task-{p}"))
                 .spawn(move || task::run(env, positions, start))
@@ -280,21 +297,9 @@ pub struct PartitionPositions {
     partition: i32,
     topics: Vec<String>,
     watermarks: Vec<CachedWatermark>,
-}
-
-impl PartitionPositions {
-    fn new(consumer: &Arc<PipelineConsumer>, env: &TaskEnv, partition: i32) -> PartitionPositions {
-        PartitionPositions {
-            consumer: consumer.clone(),
-            partition,
-            topics: env.inputs.iter().map(|i| i.topic.clone()).collect(),
-            watermarks: env
-                .inputs
-                .iter()
-                .map(|i| CachedWatermark::new(&i.topic, partition))
-                .collect(),
-        }
-    }
+    owner: Arc<OwnershipCheck>,
+    /// The task's, rung when the ownership verdict is in.
+    doorbell: Doorbell,
 }
 
 impl Positions for PartitionPositions {
@@ -309,5 +314,15 @@ impl Positions for PartitionPositions {
 
     fn watermark(&self, input: usize) -> Option<(i64, i64)> {
         self.watermarks[input].read(&self.consumer)
+    }
+
+    fn ask_owner(&self, next_offsets: &[i64]) -> Option<Pending> {
+        let offsets: Vec<(&str, i64)> = self
+            .topics
+            .iter()
+            .map(String::as_str)
+            .zip(next_offsets.iter().copied())
+            .collect();
+        self.owner.ask(self.partition, &offsets, &self.doorbell)
     }
 }

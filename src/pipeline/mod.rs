@@ -20,6 +20,7 @@ pub mod inflight;
 pub mod kafka_config;
 pub mod merge;
 pub mod outbox;
+pub mod ownership;
 pub mod publisher;
 pub mod restore;
 pub mod shutdown;

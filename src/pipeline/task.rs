@@ -103,6 +103,11 @@ pub trait Positions {
     /// The `(low, high)` watermarks of input `input` as of the last fetch
     /// response, if known.
     fn watermark(&self, input: usize) -> Option<(i64, i64)>;
+    /// Asks the group whether this instance still owns the task, by
+    /// committing `next_offsets` (task input order, all acknowledged); the
+    /// task's doorbell rings when the verdict is in. `None`: nothing to
+    /// commit, so nothing to ask with.
+    fn ask_owner(&self, next_offsets: &[i64]) -> Option<super::ownership::Pending>;
 }
 
 /// Tells the coordinator where a restored task resumes (next offset per input).
@@ -550,7 +555,7 @@ impl<'e> Task<'e> {
     /// retry is due.
     fn settle(&mut self, positions: &impl Positions) -> Option<std::time::Instant> {
         let retry_at = self.outbox.poll(&self.env.publisher, &self.env.counters);
-        self.flush_changelog();
+        self.flush_changelog(positions);
         let mut covered = false;
         self.outbox.window().drain_covered(|input, offset| {
             covered = true;
@@ -589,13 +594,14 @@ impl<'e> Task<'e> {
     }
 
     /// Moves the changelog flush on (see `changelog_writer.rs`).
-    fn flush_changelog(&mut self) {
+    fn flush_changelog(&mut self, positions: &dyn Positions) {
         if let Some(c) = &mut self.changelog {
             c.advance(
                 &mut self.state,
                 &self.next_offsets,
                 &mut self.outbox,
                 &self.env.publisher,
+                positions,
             );
         }
     }
@@ -679,7 +685,7 @@ impl<'e> Task<'e> {
         self.tally.flush(&self.env.inputs, &self.env.counters);
         // A last changelog flush, so the next owner resumes from here.
         if let Some(c) = &mut self.changelog {
-            c.request_flush();
+            c.request_last_flush();
         }
         loop {
             let retry_at = self.settle(positions);
@@ -706,6 +712,12 @@ impl<'e> Task<'e> {
                 ?oldest,
                 "stopping with unacknowledged outputs after the drain timeout; their input is not committed and will be processed again"
             );
+            return None;
+        }
+        if self.changelog.as_ref().is_some_and(|c| c.fenced()) {
+            // Another instance owns the task now: what this one holds is
+            // not the task's state any more, neither to keep nor to
+            // snapshot.
             return None;
         }
         // Everything is acknowledged: the current position is safe to snapshot.

@@ -35,6 +35,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "leadscore_changelog_records_restored_total",
     "leadscore_changelog_records_written_total",
     "leadscore_changelog_checkpoint_age_seconds",
+    "leadscore_changelog_fenced_total",
 ];
 
 /// Where a task's state came from (`source` of `leadscore_restores_total`).
@@ -149,6 +150,11 @@ pub fn describe_all() {
         Unit::Count,
         "Changelog records acknowledged by the broker, in records, by kind (lead, evicted, seen, checkpoint)."
     );
+    describe_counter!(
+        "leadscore_changelog_fenced_total",
+        Unit::Count,
+        "Tasks that stopped writing their changelog partition because the group coordinator refused this instance's generation (the partition is owned elsewhere now), in tasks."
+    );
     describe_gauge!(
         "leadscore_changelog_checkpoint_age_seconds",
         Unit::Seconds,
@@ -216,6 +222,7 @@ pub fn register_zeroes() {
     }
     counter!("leadscore_snapshot_failures_total").increment(0);
     counter!("leadscore_enforced_merges_total").increment(0);
+    counter!("leadscore_changelog_fenced_total").increment(0);
     for action in ["truncated", "dead_lettered", "dropped"] {
         counter!("leadscore_outputs_rerouted_total", "action" => action).increment(0);
     }
@@ -456,6 +463,34 @@ impl InternalEvent for ChangelogWritten {
     fn emit(self) {
         counter!("leadscore_changelog_records_written_total", "kind" => self.kind)
             .increment(self.records);
+    }
+}
+
+/// A task stopped writing its changelog partition: the group refused this
+/// instance's generation (`lost`), or a stopping task's last flush could
+/// not be confirmed in time.
+pub struct ChangelogFenced<'a> {
+    pub partition: i32,
+    pub reason: &'a str,
+    pub lost: bool,
+}
+
+impl InternalEvent for ChangelogFenced<'_> {
+    fn emit(self) {
+        if self.lost {
+            tracing::warn!(
+                partition = self.partition,
+                reason = self.reason,
+                "the group gave this task to another instance: its changelog partition is not written from here any more"
+            );
+            counter!("leadscore_changelog_fenced_total").increment(1);
+        } else {
+            tracing::warn!(
+                partition = self.partition,
+                reason = self.reason,
+                "the last changelog flush of a stopping task could not be confirmed with the group; the next owner resumes from the previous checkpoint"
+            );
+        }
     }
 }
 
