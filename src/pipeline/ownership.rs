@@ -41,24 +41,24 @@ impl Verdict {
     /// Reads the result of an offset commit.
     pub fn of_commit(result: Result<(), KafkaError>) -> Verdict {
         use RDKafkaErrorCode as C;
-        match result {
-            Ok(()) => Verdict::Owned,
+        let Err(e) = result else {
+            return Verdict::Owned;
+        };
+        match e.rdkafka_error_code() {
             // Still a member, with a rebalance pending: no other member can
             // be given the partition before this one rejoins or leaves, and
             // it rejoins only once its tasks have stopped (the last flush
             // of a revoked task comes here).
-            Err(e) if e.rdkafka_error_code() == Some(C::RebalanceInProgress) => Verdict::Owned,
-            Err(e) => match e.rdkafka_error_code() {
-                Some(
-                    C::UnknownMemberId
-                    | C::IllegalGeneration
-                    | C::FencedInstanceId
-                    | C::AssignmentLost
-                    | C::StaleMemberEpoch
-                    | C::FencedMemberEpoch,
-                ) => Verdict::Lost(e.to_string()),
-                _ => Verdict::Unsure(e.to_string()),
-            },
+            Some(C::RebalanceInProgress) => Verdict::Owned,
+            Some(
+                C::UnknownMemberId
+                | C::IllegalGeneration
+                | C::FencedInstanceId
+                | C::AssignmentLost
+                | C::StaleMemberEpoch
+                | C::FencedMemberEpoch,
+            ) => Verdict::Lost(e.to_string()),
+            _ => Verdict::Unsure(e.to_string()),
         }
     }
 }
