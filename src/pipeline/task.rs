@@ -562,7 +562,7 @@ impl<'e> Task<'e> {
             positions.store_offset(input, offset)
         });
         self.progressed |= covered;
-        if let Some(due) = self.due.take() {
+        if let Some(due) = self.due.take().filter(|_| !self.is_fenced()) {
             if self.outbox.window_ref().acknowledged_below(due.needs) {
                 if let Some(w) = &self.env.writer {
                     w.submit(due.captured, &self.snapshots, &self.doorbell);
@@ -593,6 +593,12 @@ impl<'e> Task<'e> {
         self.doorbell.wait(max.map_or(cap, |m| m.min(cap)));
     }
 
+    /// Whether the changelog writer was fenced: another instance owns the
+    /// task now, so its state is neither snapshotted nor kept.
+    fn is_fenced(&self) -> bool {
+        self.changelog.as_ref().is_some_and(|c| c.fenced())
+    }
+
     /// Moves the changelog flush on (see `changelog_writer.rs`).
     fn flush_changelog(&mut self, positions: &dyn Positions) {
         if let Some(c) = &mut self.changelog {
@@ -611,7 +617,11 @@ impl<'e> Task<'e> {
     /// waiting or being written.
     fn maybe_capture(&mut self, force: bool) {
         let Some(_) = &self.env.writer else { return };
-        if self.since_snapshot == 0 || self.due.is_some() || self.snapshots.is_busy() {
+        if self.since_snapshot == 0
+            || self.due.is_some()
+            || self.snapshots.is_busy()
+            || self.is_fenced()
+        {
             return;
         }
         let due = force
@@ -714,7 +724,7 @@ impl<'e> Task<'e> {
             );
             return None;
         }
-        if self.changelog.as_ref().is_some_and(|c| c.fenced()) {
+        if self.is_fenced() {
             // Another instance owns the task now: what this one holds is
             // not the task's state any more, neither to keep nor to
             // snapshot.
