@@ -64,6 +64,19 @@ fn without_its_snapshots_a_task_comes_back_from_the_changelog() {
     let mut config = s.config();
     config.snapshots.dir = elsewhere.path().to_path_buf();
     comes_back_from_the_changelog(&s, &first, config, 2.0);
+    // The state read from the changelog is snapshotted on this machine
+    // (at the latest when the run stops, although no record came), so the
+    // next restart here starts from a local file.
+    let tasks_snapshotted: std::collections::BTreeSet<std::path::PathBuf> = walk(elsewhere.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "snap"))
+        .filter_map(|p| p.parent().map(std::path::Path::to_path_buf))
+        .collect();
+    assert_eq!(
+        tasks_snapshotted.len(),
+        2,
+        "a snapshot of each restored task: {tasks_snapshotted:?}"
+    );
     let out = s.kafka.read_all(
         &s.kafka.topic("stage_changes"),
         first.expected + 1,

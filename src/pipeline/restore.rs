@@ -58,11 +58,13 @@ impl RestoreSource {
 }
 
 /// Restores partition `partition`: `parked` if this instance still holds it.
+/// Also says whether the image holds more than this instance's local
+/// snapshot (changelog records were applied), so it is worth snapshotting.
 pub fn restore(
     env: &TaskEnv,
     partition: i32,
     parked: Option<TaskImage>,
-) -> (TaskImage, RestoreSource) {
+) -> (TaskImage, RestoreSource, bool) {
     let started = Instant::now();
     let (image, source, records) = match parked {
         Some(image) => (image, RestoreSource::Memory, 0),
@@ -89,7 +91,9 @@ pub fn restore(
         records,
         duration: started.elapsed()
     });
-    (image, source)
+    let beyond_snapshot = matches!(source, RestoreSource::Changelog | RestoreSource::Standby)
+        || (source == RestoreSource::Snapshot && records > 0);
+    (image, source, beyond_snapshot)
 }
 
 fn empty(env: &TaskEnv) -> TaskImage {

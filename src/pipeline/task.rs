@@ -171,7 +171,7 @@ pub fn run(env: Arc<TaskEnv>, positions: impl Positions, start: TaskStart) -> Op
         on_restored,
     } = start;
     env.shutdown.subscribe(&doorbell);
-    let (image, _source) = restore(&env, partition, parked);
+    let (image, _source, beyond_snapshot) = restore(&env, partition, parked);
     if env.changelog.is_some() {
         emit!(ChangelogCheckpointAge {
             partition,
@@ -183,6 +183,12 @@ pub fn run(env: Arc<TaskEnv>, positions: impl Positions, start: TaskStart) -> Op
         .add_task(partition, image.state.lookup(), image.state.lead_count());
     let progress = env.health.track_task(partition);
     let mut task = Task::new(&env, partition, image, doorbell, progress);
+    if beyond_snapshot {
+        // The restored state is not in a local snapshot yet: take one at
+        // the next interval even if no record comes, so a restart on this
+        // machine does not read the same changelog records again.
+        task.since_snapshot = 1;
+    }
     task.consume(&queues, &positions, &stop);
     let parked = task.drain(&positions);
     env.health.remove_task(partition);
