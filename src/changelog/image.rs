@@ -95,6 +95,31 @@ impl ChangelogImage {
         self.checkpoint.as_ref().map(|c| &c.1)
     }
 
+    /// Whether the newest checkpoint read contradicts a base standing at
+    /// `base_positions` (next offset per topic of `topics`): it is neither
+    /// behind nor ahead of the base on every topic. A checkpoint written
+    /// after a snapshot by the same owner never is (its positions only move
+    /// forward); one that is was written by another owner that resumed from
+    /// an older checkpoint and took the topics in another order (live data),
+    /// so the base and the changelog hold two histories that cannot be
+    /// joined lead by lead without losing events.
+    pub fn contradicts(&self, base_positions: &[i64], topics: &[String]) -> bool {
+        let Some((_, c)) = &self.checkpoint else {
+            return false;
+        };
+        let (mut ahead, mut behind) = (false, false);
+        for (t, b) in topics.iter().zip(base_positions) {
+            let o = c
+                .positions
+                .iter()
+                .find(|(n, _)| n == t)
+                .map_or(NOTHING_READ, |(_, o)| *o);
+            ahead |= norm(o) > norm(*b);
+            behind |= norm(o) < norm(*b);
+        }
+        ahead && behind
+    }
+
     /// Rebuilds the state on top of `base`, which stands at `base_positions`
     /// (next offset per topic of `topics`; all negative for an empty base).
     pub fn rebuild(
@@ -211,4 +236,65 @@ fn latest_once(entries: Vec<(u64, i64)>, cutoff: i64) -> Vec<(u64, i64)> {
         .collect();
     out.reverse();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changelog::record::{checkpoint_key, encode_checkpoint};
+
+    fn topics() -> Vec<String> {
+        vec!["a".to_string(), "b".to_string()]
+    }
+
+    /// An image holding one checkpoint at positions `a`, `b`.
+    fn with_checkpoint(a: i64, b: i64) -> ChangelogImage {
+        let c = Checkpoint {
+            positions: vec![("a".to_string(), a), ("b".to_string(), b)],
+            watermark_ms: 0,
+            last_sweep_ms: 0,
+            seen_cutoff_ms: 0,
+            seen_first_live: 0,
+            seen_next: 0,
+            model_version: "m".to_string(),
+            written_at_ms: 0,
+        };
+        let mut image = ChangelogImage::default();
+        image
+            .apply(7, Some(&checkpoint_key()), Some(&encode_checkpoint(&c)))
+            .expect("a checkpoint record decodes");
+        image
+    }
+
+    #[test]
+    fn a_checkpoint_ahead_of_or_behind_the_base_on_every_topic_does_not_contradict_it() {
+        let base = [100, 50];
+        for (a, b) in [
+            (100, 50),
+            (120, 50),
+            (120, 70),
+            (90, 50),
+            (90, 40),
+            (-2, -2),
+        ] {
+            assert!(
+                !with_checkpoint(a, b).contradicts(&base, &topics()),
+                "checkpoint ({a}, {b}) against base {base:?}"
+            );
+        }
+        assert!(!ChangelogImage::default().contradicts(&base, &topics()));
+    }
+
+    #[test]
+    fn a_checkpoint_ahead_on_one_topic_and_behind_on_another_contradicts_the_base() {
+        let base = [100, 50];
+        for (a, b) in [(120, 40), (90, 70), (-2, 60)] {
+            assert!(
+                with_checkpoint(a, b).contradicts(&base, &topics()),
+                "checkpoint ({a}, {b}) against base {base:?}"
+            );
+        }
+        // A topic the checkpoint does not name counts as nothing read.
+        assert!(with_checkpoint(120, -2).contradicts(&base, &topics()));
+    }
 }

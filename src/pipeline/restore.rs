@@ -163,8 +163,36 @@ fn with_changelog(
     if records == 0 {
         return (base, base_source, 0);
     }
+    if had_snapshot && contradicts(env, &image, &base.next_offsets) {
+        emit!(SnapshotFallback {
+            partition,
+            kind: "diverged",
+            detail: &format!(
+                "changelog {} partition {partition} has a checkpoint written after the snapshot by another owner that is behind it on some topic and ahead on another; restoring from the changelog alone",
+                cl.topic
+            )
+        });
+        let (image, source, again) = with_changelog(env, cl, partition, None);
+        return (image, source, records + again);
+    }
     let (image, source) = rebuild(env, cl, partition, image, base, from, had_snapshot);
     (image, source, records)
+}
+
+/// Whether the changelog's newest checkpoint contradicts a snapshot that
+/// stands at `next_offsets` (task input order).
+fn contradicts(env: &TaskEnv, image: &ChangelogImage, next_offsets: &[i64]) -> bool {
+    let (topics, _, sorted) = in_topic_order(env, next_offsets);
+    image.contradicts(&sorted, &topics)
+}
+
+/// The inputs' topics sorted by name (the changelog's order), the task
+/// input index of each, and `next_offsets` (task input order) in that order.
+fn in_topic_order(env: &TaskEnv, next_offsets: &[i64]) -> (Vec<String>, Vec<usize>, Vec<i64>) {
+    let names: Vec<String> = env.inputs.iter().map(|i| i.topic.clone()).collect();
+    let (topics, order) = ChangelogWriter::sorted_inputs(&names);
+    let sorted = order.iter().map(|i| next_offsets[*i]).collect();
+    (topics, order, sorted)
 }
 
 /// The state of `image` on top of `base` (a snapshot if `had_snapshot`,
@@ -204,9 +232,7 @@ fn rebuild(
             }
         }
     }
-    let names: Vec<String> = env.inputs.iter().map(|i| i.topic.clone()).collect();
-    let (topics, order) = ChangelogWriter::sorted_inputs(&names);
-    let base_sorted: Vec<i64> = order.iter().map(|i| base.next_offsets[*i]).collect();
+    let (topics, order, base_sorted) = in_topic_order(env, &base.next_offsets);
     let rebuilt = image.rebuild(base.state, &base_sorted, &topics);
     let unsort = |sorted: &[i64]| {
         let mut v = vec![FROM_BEGINNING; order.len()];
