@@ -10,6 +10,7 @@ use rdkafka::producer::{DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 
 use super::broker::Broker;
+use super::cpu::CpuTime;
 use super::running::Running;
 use super::BenchArgs;
 
@@ -28,6 +29,12 @@ pub struct Backlog {
     pub state_cost: f64,
     /// (b) against (b''), in percent.
     pub changelog_cost: f64,
+    /// Own CPU time per record (µs, mock cluster threads excluded) of (a)
+    /// and (b), in the steady window.
+    pub raw_cpu_us: f64,
+    pub pipeline_cpu_us: f64,
+    /// (b) against (b'') by own CPU time per record, in percent.
+    pub changelog_cpu_cost: f64,
     pub rounds: usize,
 }
 
@@ -35,7 +42,7 @@ impl Backlog {
     /// The summary line.
     pub fn line(&self) -> String {
         format!(
-            "rounds={} raw_records_per_sec={:.0} pipeline_records_per_sec={:.0} ratio={:.2} no_state_records_per_sec={:.0} state_cost={:.1}% snapshots_only_records_per_sec={:.0} changelog_cost={:.1}%",
+            "rounds={} raw_records_per_sec={:.0} pipeline_records_per_sec={:.0} ratio={:.2} no_state_records_per_sec={:.0} state_cost={:.1}% snapshots_only_records_per_sec={:.0} changelog_cost={:.1}% raw_cpu_us_per_record={:.2} pipeline_cpu_us_per_record={:.2} changelog_cpu_cost={:.1}%",
             self.rounds,
             self.raw,
             self.pipeline,
@@ -44,16 +51,27 @@ impl Backlog {
             self.state_cost,
             self.snapshots_only,
             self.changelog_cost,
+            self.raw_cpu_us,
+            self.pipeline_cpu_us,
+            self.changelog_cpu_cost,
         )
     }
 }
 
+/// What one run measured in its steady window.
+#[derive(Debug, Clone, Copy)]
+struct Rate {
+    records_per_sec: f64,
+    /// Own CPU time per record, µs (see `cpu.rs`).
+    cpu_us: f64,
+}
+
 /// The rates of one round.
 struct Round {
-    raw: f64,
-    full: f64,
-    none: f64,
-    snapshots_only: f64,
+    raw: Rate,
+    full: Rate,
+    none: Rate,
+    snapshots_only: Rate,
 }
 
 /// The median (the mean of the middle two for an even count).
@@ -73,6 +91,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// `1 - with / without`, in percent.
 fn cost(with: f64, without: f64) -> f64 {
     100.0 * (1.0 - with / without.max(1e-9))
+}
+
+/// `with / without - 1`, in percent (for costs per record).
+fn extra(with: f64, without: f64) -> f64 {
+    100.0 * (with / without.max(1e-9) - 1.0)
 }
 
 pub fn measure(broker: &Broker, args: &BenchArgs) -> Result<Backlog> {
@@ -120,11 +143,12 @@ pub fn measure(broker: &Broker, args: &BenchArgs) -> Result<Backlog> {
         };
         let none_rate = drain(&none, available, "(b') full pipeline, no state kept")?;
         eprintln!(
-            "round {}: ratio {:.2}, state cost {:.1}%, changelog cost {:.1}%",
+            "round {}: ratio {:.2}, state cost {:.1}%, changelog cost {:.1}% (by own CPU per record {:.1}%)",
             r + 1,
-            full_rate / raw.max(1e-9),
-            cost(full_rate, none_rate),
-            cost(full_rate, only_rate)
+            full_rate.records_per_sec / raw.records_per_sec.max(1e-9),
+            cost(full_rate.records_per_sec, none_rate.records_per_sec),
+            cost(full_rate.records_per_sec, only_rate.records_per_sec),
+            extra(full_rate.cpu_us, only_rate.cpu_us)
         );
         rounds.push(Round {
             raw,
@@ -135,12 +159,15 @@ pub fn measure(broker: &Broker, args: &BenchArgs) -> Result<Backlog> {
     }
     let pick = |f: fn(&Round) -> f64| median(rounds.iter().map(f).collect());
     Ok(Backlog {
-        raw: pick(|r| r.raw),
-        pipeline: pick(|r| r.full),
-        no_state: pick(|r| r.none),
-        snapshots_only: pick(|r| r.snapshots_only),
-        state_cost: pick(|r| cost(r.full, r.none)),
-        changelog_cost: pick(|r| cost(r.full, r.snapshots_only)),
+        raw: pick(|r| r.raw.records_per_sec),
+        pipeline: pick(|r| r.full.records_per_sec),
+        no_state: pick(|r| r.none.records_per_sec),
+        snapshots_only: pick(|r| r.snapshots_only.records_per_sec),
+        state_cost: pick(|r| cost(r.full.records_per_sec, r.none.records_per_sec)),
+        changelog_cost: pick(|r| cost(r.full.records_per_sec, r.snapshots_only.records_per_sec)),
+        raw_cpu_us: pick(|r| r.raw.cpu_us),
+        pipeline_cpu_us: pick(|r| r.full.cpu_us),
+        changelog_cpu_cost: pick(|r| extra(r.full.cpu_us, r.snapshots_only.cpu_us)),
         rounds: rounds.len(),
     })
 }
@@ -219,7 +246,7 @@ fn retained(bootstrap: &str, inbound: &Inbound, partitions: i32, events: u64) ->
 
 /// (a) raw consumption: subscribe and count; records/s from the first
 /// record to the last.
-fn raw_rate(bootstrap: &str, inbound: &Inbound, available: u64, round: u32) -> Result<f64> {
+fn raw_rate(bootstrap: &str, inbound: &Inbound, available: u64, round: u32) -> Result<Rate> {
     let raw = raw_consumer(bootstrap, &format!("bench-raw-{round}"))?;
     let names: Vec<&str> = inbound.iter().map(|(_, t)| t.name.as_str()).collect();
     raw.subscribe(&names)?;
@@ -238,7 +265,10 @@ fn raw_rate(bootstrap: &str, inbound: &Inbound, available: u64, round: u32) -> R
     }
     let raw_secs = started.map_or(0.0, |s| (last - s).as_secs_f64());
     let rate = steady.rate();
-    eprintln!("(a) raw rdkafka consumption: {n} records in {raw_secs:.2}s, {rate:.0} records/s steady (10-90%)");
+    eprintln!(
+        "(a) raw rdkafka consumption: {n} records in {raw_secs:.2}s, {:.0} records/s steady (10-90%), {:.2} µs own CPU per record",
+        rate.records_per_sec, rate.cpu_us
+    );
     Ok(rate)
 }
 
@@ -248,8 +278,8 @@ fn raw_rate(bootstrap: &str, inbound: &Inbound, available: u64, round: u32) -> R
 /// count for no run.
 struct Steady {
     total: u64,
-    from: Option<Instant>,
-    to: Option<Instant>,
+    from: Option<(Instant, CpuTime)>,
+    to: Option<(Instant, CpuTime)>,
 }
 
 impl Steady {
@@ -263,26 +293,36 @@ impl Steady {
 
     /// Notes the count seen now.
     fn saw(&mut self, n: u64) {
+        let mark = || (Instant::now(), CpuTime::now());
         if n * 10 >= self.total {
-            self.from.get_or_insert_with(Instant::now);
+            self.from.get_or_insert_with(mark);
         }
         if n * 10 >= self.total * 9 {
-            self.to.get_or_insert_with(Instant::now);
+            self.to.get_or_insert_with(mark);
         }
     }
 
-    /// Records per second between the two marks.
-    fn rate(&self) -> f64 {
+    /// Records per second and own CPU per record between the two marks.
+    fn rate(&self) -> Rate {
         match (self.from, self.to) {
-            (Some(a), Some(b)) => 0.8 * self.total as f64 / (b - a).as_secs_f64().max(1e-9),
-            _ => 0.0,
+            (Some((t0, c0)), Some((t1, c1))) => {
+                let records = 0.8 * self.total as f64;
+                Rate {
+                    records_per_sec: records / (t1 - t0).as_secs_f64().max(1e-9),
+                    cpu_us: c1.own_since(&c0).as_secs_f64() * 1e6 / records.max(1.0),
+                }
+            }
+            _ => Rate {
+                records_per_sec: 0.0,
+                cpu_us: 0.0,
+            },
         }
     }
 }
 
 /// Runs the pipeline over the whole backlog; records/s between 10% and
 /// 90% of it (see [`Steady`]).
-fn drain(config: &leadscore::config::Config, total: u64, label: &str) -> Result<f64> {
+fn drain(config: &leadscore::config::Config, total: u64, label: &str) -> Result<Rate> {
     let run = Running::start(config);
     let deadline = Instant::now() + Duration::from_secs(900);
     let mut first: Option<Instant> = None;
@@ -303,6 +343,9 @@ fn drain(config: &leadscore::config::Config, total: u64, label: &str) -> Result<
     // and the stop waits for every acknowledgement.
     let changes = counters.changes_total();
     let rate = steady.rate();
-    eprintln!("{label}: {m} records in {secs:.2}s, {rate:.0} records/s steady (10-90%), {changes} stage changes acknowledged");
+    eprintln!(
+        "{label}: {m} records in {secs:.2}s, {:.0} records/s steady (10-90%), {:.2} µs own CPU per record, {changes} stage changes acknowledged",
+        rate.records_per_sec, rate.cpu_us
+    );
     Ok(rate)
 }

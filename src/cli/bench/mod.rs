@@ -15,6 +15,7 @@
 
 mod backlog;
 mod broker;
+mod cpu;
 mod live;
 mod running;
 
