@@ -104,20 +104,30 @@ impl ChangelogImage {
     /// so the base and the changelog hold two histories that cannot be
     /// joined lead by lead without losing events.
     pub fn contradicts(&self, base_positions: &[i64], topics: &[String]) -> bool {
-        let Some((_, c)) = &self.checkpoint else {
+        let Some(checkpoint) = self.checkpoint_positions(topics) else {
             return false;
         };
         let (mut ahead, mut behind) = (false, false);
-        for (t, b) in topics.iter().zip(base_positions) {
-            let o = c
-                .positions
-                .iter()
-                .find(|(n, _)| n == t)
-                .map_or(NOTHING_READ, |(_, o)| *o);
-            ahead |= norm(o) > norm(*b);
-            behind |= norm(o) < norm(*b);
+        for (o, b) in checkpoint.iter().zip(base_positions) {
+            ahead |= norm(*o) > norm(*b);
+            behind |= norm(*o) < norm(*b);
         }
         ahead && behind
+    }
+
+    /// The newest checkpoint's next offset per topic of `topics`.
+    fn checkpoint_positions(&self, topics: &[String]) -> Option<Vec<i64>> {
+        self.checkpoint.as_ref().map(|(_, c)| {
+            topics
+                .iter()
+                .map(|t| {
+                    c.positions
+                        .iter()
+                        .find(|(n, _)| n == t)
+                        .map_or(NOTHING_READ, |(_, o)| *o)
+                })
+                .collect()
+        })
     }
 
     /// Rebuilds the state on top of `base`, which stands at `base_positions`
@@ -128,17 +138,7 @@ impl ChangelogImage {
         base_positions: &[i64],
         topics: &[String],
     ) -> Rebuilt {
-        let from_checkpoint: Option<Vec<i64>> = self.checkpoint.as_ref().map(|(_, c)| {
-            topics
-                .iter()
-                .map(|t| {
-                    c.positions
-                        .iter()
-                        .find(|(n, _)| n == t)
-                        .map_or(NOTHING_READ, |(_, o)| *o)
-                })
-                .collect()
-        });
+        let from_checkpoint = self.checkpoint_positions(topics);
         let sum = |v: &[i64]| v.iter().map(|o| norm(*o)).sum::<i64>();
         let checkpoint_newer = from_checkpoint
             .as_ref()
