@@ -26,6 +26,15 @@ fn metric(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// The sum of `leadscore_events_total` over topics for one outcome.
+fn outcome(text: &str, outcome: &str) -> f64 {
+    let label = format!("outcome=\"{outcome}\"");
+    text.lines()
+        .filter(|l| l.starts_with("leadscore_events_total{") && l.contains(&label))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
+}
+
 /// The stage, score and history of each of `leads` that the service holds,
 /// as `/leads` shows them.
 fn lead_views(addr: std::net::SocketAddr, leads: &[String]) -> Vec<(String, Value)> {
@@ -185,4 +194,74 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn a_dedupe_window_of_more_ids_than_fit_one_message_comes_back_from_the_changelog() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = Setup::new(1);
+    // Messages of at most 300 kB, and more event ids taken in before one
+    // flush than fit one (over 2 x SEEN_BATCH ids: 500 kB as one record):
+    // the flush must cut them into batches that each fit, or the window
+    // would be missing from the changelog.
+    let n = 2 * leadscore::changelog::SEEN_BATCH + 3_000;
+    let t0 = 1_780_000_000_000i64;
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            event(
+                &format!("d{i}"),
+                &format!("l{}", i % 40),
+                t0 + i as i64,
+                "page_view",
+                r#","path":"/p""#,
+            )
+        })
+        .collect();
+    s.produce_lines(&lines);
+    let mut config = s.config();
+    config
+        .kafka
+        .insert("message.max.bytes".into(), toml::Value::from("300000"));
+    // No flush before the stop's last one.
+    config.changelog.flush_interval_ms = 600_000;
+    config.changelog.catch_up_flush_interval_ms = 600_000;
+    let first = s.start_with(config.clone(), leadscore::model::Model::builtin());
+    wait_until(Duration::from_secs(60), "every event taken in", || {
+        let (_, m) = http_get(first.addr, "/metrics");
+        metric(&m, "leadscore_events_total") >= n as f64
+    });
+    let (_, at_stop) = http_get(first.addr, "/metrics");
+    first.stop();
+
+    // Another machine: no snapshot; the window comes from the changelog.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    config.snapshots.dir = elsewhere.path().to_path_buf();
+    let second = s.start_with(config, leadscore::model::Model::builtin());
+    second.wait_ready(Duration::from_secs(30));
+    // The producer retries the first and the last event of the backlog:
+    // in the first batch and in the last one.
+    s.produce_lines(&[lines[0].clone(), lines[n - 1].clone()]);
+    let before = outcome(&at_stop, "duplicate");
+    wait_until(Duration::from_secs(30), "both retries counted", || {
+        let (_, m) = http_get(second.addr, "/metrics");
+        metric(&m, "leadscore_events_total") >= n as f64 + 2.0
+    });
+    let (_, m) = http_get(second.addr, "/metrics");
+    let rerouted = "leadscore_outputs_rerouted_total";
+    assert_eq!(
+        metric(&m, rerouted) - metric(&at_stop, rerouted),
+        0.0,
+        "no changelog record was too big (the last flush came after the first scrape)"
+    );
+    assert_eq!(
+        outcome(&m, "duplicate") - before,
+        2.0,
+        "both retries were known from the restored window:\n{m}"
+    );
+    assert_eq!(
+        metric(&m, "leadscore_restores_total{source=\"changelog\"}")
+            - metric(&at_stop, "leadscore_restores_total{source=\"changelog\"}"),
+        1.0
+    );
+    second.stop();
 }

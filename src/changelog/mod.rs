@@ -17,5 +17,5 @@ pub use error::ChangelogError;
 pub use image::{ChangelogImage, Rebuilt};
 pub use record::{
     checkpoint_key, decode, encode_checkpoint, encode_lead, encode_seen, lead_key, seen_key,
-    Checkpoint, Record, FORMAT,
+    Checkpoint, Record, FORMAT, SEEN_BATCH,
 };

@@ -91,7 +91,12 @@ pub fn encode_lead(lead: &LeadState, covers: &[i64]) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// The value of a dedupe batch.
+/// Most dedupe entries in one batch record: at most 18 bytes each encoded
+/// (8 for the hash, up to 10 for the time), so a batch stays under 300 KB,
+/// well within Kafka's default 1 MB `message.max.bytes`.
+pub const SEEN_BATCH: usize = 16_384;
+
+/// The value of a dedupe batch (at most [`SEEN_BATCH`] entries).
 pub fn encode_seen(seq: u64, entries: &[(u64, i64)]) -> Vec<u8> {
     pb::ChangelogSeen {
         format: FORMAT,
@@ -213,4 +218,27 @@ pub fn decode(
         "unknown key {:?}",
         String::from_utf8_lossy(key)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_dedupe_batch_fits_a_default_kafka_message_and_reads_back() {
+        // The widest entries there are: a time of i64::MIN is 10 bytes as
+        // a zigzag varint.
+        let entries: Vec<(u64, i64)> = (0..SEEN_BATCH as u64)
+            .map(|i| (u64::MAX - i, if i % 2 == 0 { i64::MIN } else { i64::MAX }))
+            .collect();
+        let value = encode_seen(7, &entries);
+        assert!(value.len() < 300_000, "{} bytes", value.len());
+        match decode(0, Some(&seen_key(7)), Some(&value)).expect("decodes") {
+            Record::Seen { seq, entries: back } => {
+                assert_eq!(seq, 7);
+                assert_eq!(back, entries);
+            }
+            other => panic!("not a dedupe batch: {other:?}"),
+        }
+    }
 }

@@ -42,6 +42,11 @@ pub struct SeenEvents {
     front: usize,
     /// Ids with an event time before this are forgotten (`i64::MIN`: none yet).
     cutoff_ms: i64,
+    /// Entries appended since the window was created: the position of the
+    /// next one (see [`SeenEvents::since`]).
+    pushed: u64,
+    /// The position of entry 0 of the first chunk (of `queue`, or `tail`).
+    start: u64,
 }
 
 impl Default for SeenEvents {
@@ -52,6 +57,8 @@ impl Default for SeenEvents {
             tail: Vec::new(),
             front: 0,
             cutoff_ms: i64::MIN,
+            pushed: 0,
+            start: 0,
         }
     }
 }
@@ -146,6 +153,35 @@ impl SeenEvents {
             self.tail.reserve_exact(CHUNK);
         }
         self.tail.push((id, t));
+        self.pushed += 1;
+    }
+
+    /// The position the next appended entry gets: a mark for
+    /// [`SeenEvents::since`].
+    pub fn mark(&self) -> u64 {
+        self.pushed
+    }
+
+    /// The entries appended at or after position `mark` that are still in
+    /// the queue, in arrival order: what the window took in since then,
+    /// without keeping a second copy of it (entries pruned since are
+    /// expired, so no restore needs them).
+    pub fn since(&self, mark: u64) -> Vec<(u64, i64)> {
+        let mut out = Vec::with_capacity(self.pushed.saturating_sub(mark) as usize);
+        let mut base = self.start;
+        for (i, c) in self
+            .queue
+            .iter()
+            .map(|c| c.as_slice())
+            .chain([self.tail.as_slice()])
+            .enumerate()
+        {
+            let first = if i == 0 { self.front } else { 0 };
+            let from = (mark.saturating_sub(base) as usize).max(first).min(c.len());
+            out.extend_from_slice(&c[from..]);
+            base += c.len() as u64;
+        }
+        out
     }
 
     /// Forgets ids whose event time is before `cutoff_ms`. Entries leave the
@@ -159,11 +195,13 @@ impl SeenEvents {
                 self.front = k;
                 return;
             }
+            self.start += c.len() as u64;
             self.queue.pop_front();
             self.front = 0;
         }
         let k = forget_expired(&mut self.ids, &self.tail, self.front, self.cutoff_ms);
         if k == self.tail.len() {
+            self.start += self.tail.len() as u64;
             self.tail.clear();
             self.front = 0;
         } else {
@@ -270,6 +308,8 @@ impl SeenEvents {
             tail,
             front: 0,
             cutoff_ms,
+            pushed: n as u64,
+            start: 0,
         }
     }
 
@@ -356,5 +396,40 @@ mod tests {
         assert_eq!(got.len(), 10_000);
         assert_eq!(got[0], (0, 0));
         assert_eq!(got[9_999], (9_999, 9_999));
+    }
+
+    #[test]
+    fn since_a_mark_gives_the_entries_taken_in_after_it_and_still_queued() {
+        let mut s = SeenEvents::default();
+        for i in 0..(3 * CHUNK as u64 + 10) {
+            s.insert(i, i as i64);
+        }
+        let mark = s.mark();
+        assert!(s.since(mark).is_empty());
+        assert!(!s.insert(5, 5), "a duplicate takes nothing in");
+        for i in 100_000..(100_000 + 2 * CHUNK as u64) {
+            s.insert(i, i as i64);
+        }
+        let after: Vec<(u64, i64)> = (100_000..(100_000 + 2 * CHUNK as u64))
+            .map(|i| (i, i as i64))
+            .collect();
+        assert_eq!(s.since(mark), after);
+        assert_eq!(s.since(mark + 3), after[3..]);
+        // Pruning before the mark changes nothing after it.
+        s.prune(2 * CHUNK as i64 + 7);
+        assert_eq!(s.since(mark), after);
+        // Pruned entries after the mark are gone (expired: no restore needs them).
+        s.prune(100_000 + CHUNK as i64 + 1);
+        assert_eq!(s.since(mark), after[CHUNK + 1..]);
+        assert_eq!(s.since(0), after[CHUNK + 1..]);
+        // Emptied out, then refilled: positions keep counting.
+        s.prune(i64::MAX);
+        let mark = s.mark();
+        s.insert(7, i64::MAX);
+        assert_eq!(s.since(mark), [(7, i64::MAX)]);
+        // A restored window starts counting at its size.
+        let r = SeenEvents::from_entries(vec![(1, 10), (2, 20)], i64::MIN);
+        assert_eq!(r.mark(), 2);
+        assert_eq!(r.since(1), [(2, 20)]);
     }
 }

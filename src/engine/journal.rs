@@ -3,23 +3,115 @@
 //! in. Kept only when asked for (`TaskState::keep_journal`), by a task
 //! that writes its state to a changelog topic; pure bookkeeping, so the
 //! engine stays deterministic.
+//!
+//! Every applied event touches its lead, so noting a lead costs one probe
+//! of a table keyed by the lead hash the event already carries: no
+//! re-hashing of the id and no allocation unless the lead is new to the
+//! journal.
 
-use std::collections::HashSet;
+use hashbrown::HashTable;
 
-use super::lead_key::LeadKey;
+use super::lead_key::{LeadId, LeadKey};
 
 /// Changes since the journal was last taken.
 #[derive(Debug, Default)]
 pub struct Journal {
-    /// Leads created, changed or evicted (look them up: absent = evicted).
-    pub touched: HashSet<LeadKey>,
-    /// Event-id hashes and event times the dedupe window took in, in order.
+    /// Leads created, changed or evicted (look them up: absent = evicted),
+    /// each with its [`LeadId::hash64`].
+    touched: HashTable<(u64, LeadKey)>,
+    /// Event-id hashes and event times the dedupe window took in, in
+    /// order: filled when the journal is taken, from the window's own
+    /// queue (`SeenEvents::since`), so an event costs the journal nothing.
     pub seen: Vec<(u64, i64)>,
+    /// The window's mark when the journal was last taken.
+    pub(crate) seen_from: u64,
 }
 
 impl Journal {
+    /// An empty journal whose dedupe entries start at the window's `mark`.
+    pub(crate) fn starting_at(mark: u64) -> Journal {
+        Journal {
+            seen_from: mark,
+            ..Journal::default()
+        }
+    }
+
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
         self.touched.is_empty() && self.seen.is_empty()
+    }
+
+    /// Notes that lead `id` (whose `hash64()` is `hash`) changed.
+    #[inline]
+    pub(crate) fn touch(&mut self, id: &LeadId<'_>, hash: u64) {
+        debug_assert_eq!(hash, id.hash64());
+        self.note(id, hash);
+    }
+
+    /// [`Journal::touch`] for any hash (tests force collisions with it).
+    #[inline(always)]
+    fn note(&mut self, id: &LeadId<'_>, hash: u64) {
+        if self
+            .touched
+            .find(hash, |(h, k)| *h == hash && k.as_id() == *id)
+            .is_none()
+        {
+            self.touched
+                .insert_unique(hash, (hash, id.to_key()), |(h, _)| *h);
+        }
+    }
+
+    /// [`Journal::touch`] for a lead known by its owned key (an evicted one).
+    pub(crate) fn touch_key(&mut self, key: LeadKey) {
+        let hash = key.as_id().hash64();
+        if self
+            .touched
+            .find(hash, |(h, k)| *h == hash && *k == key)
+            .is_none()
+        {
+            self.touched.insert_unique(hash, (hash, key), |(h, _)| *h);
+        }
+    }
+
+    /// How many leads changed.
+    pub fn touched_len(&self) -> usize {
+        self.touched.len()
+    }
+
+    /// The leads that changed, in no particular order.
+    pub fn touched(&self) -> impl Iterator<Item = &LeadKey> {
+        self.touched.iter().map(|(_, k)| k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lead_touched_twice_is_listed_once() {
+        let mut j = Journal::default();
+        let a = LeadId::parse("lead-a");
+        let b = LeadId::parse("0f8fad5b-d9cb-469f-a165-70867728950e");
+        j.touch(&a, a.hash64());
+        j.touch(&b, b.hash64());
+        j.touch(&a, a.hash64());
+        assert_eq!(j.touched_len(), 2);
+        let mut ids: Vec<String> = j.touched().map(|k| k.to_string()).collect();
+        ids.sort();
+        assert_eq!(ids, ["0f8fad5b-d9cb-469f-a165-70867728950e", "lead-a"]);
+        assert!(!j.is_empty());
+    }
+
+    #[test]
+    fn leads_with_the_same_hash_are_kept_apart() {
+        // Forced collision: the table must compare ids, not only hashes.
+        let mut j = Journal::default();
+        let a = LeadId::parse("lead-a");
+        let b = LeadId::parse("lead-b");
+        j.note(&a, 7);
+        j.note(&b, 7);
+        j.note(&a, 7);
+        assert_eq!(j.touched_len(), 2);
     }
 }

@@ -197,7 +197,7 @@ impl TaskState {
             self.floors.lower(hash, t);
         }
         if let Some(j) = &mut self.journal {
-            j.touched.insert(id.to_key());
+            j.touch(&id, hash);
         }
         lead.advance_to(model, t);
         let from = lead.stage();
@@ -364,7 +364,7 @@ impl TaskState {
             let from = lead.stage();
             self.capture.touch(lead);
             if let Some(j) = &mut self.journal {
-                j.touched.insert(key.clone());
+                j.touch(&id, hash);
             }
             if at_ms < lead.hold_until_ms() || !recycles(model, from, score.total) {
                 let next = earliest_recycle(model, lead).max(at_ms + 1);
@@ -427,7 +427,7 @@ impl TaskState {
                     if lead.evictable(model, boundary) {
                         capture.touch(lead);
                         if let Some(j) = journal.as_mut() {
-                            j.touched.insert(lead.key());
+                            j.touch_key(lead.key());
                         }
                         evicted += 1;
                         false
@@ -550,9 +550,6 @@ impl TaskState {
             out.outcome = Some(Outcome::Duplicate);
             return false;
         }
-        if let Some(j) = &mut self.journal {
-            j.seen.push((id_hash, t));
-        }
         if let Some(ua) = event.web().and_then(|w| w.user_agent.as_deref()) {
             if self.bots.is_bot(model, ua) {
                 out.outcome = Some(Outcome::Bot);
@@ -567,13 +564,20 @@ impl TaskState {
 
     /// Starts keeping a [`Journal`] of what changes (for a changelog).
     pub fn keep_journal(&mut self) {
-        self.journal.get_or_insert_with(Journal::default);
+        let from = self.seen.mark();
+        self.journal
+            .get_or_insert_with(|| Journal::starting_at(from));
     }
 
     /// What changed since the last call (empty if no journal is kept).
     pub fn take_journal(&mut self) -> Journal {
         match &mut self.journal {
-            Some(j) => std::mem::take(j),
+            Some(j) => {
+                let mut taken = std::mem::take(j);
+                taken.seen = self.seen.since(taken.seen_from);
+                j.seen_from = self.seen.mark();
+                taken
+            }
             None => Journal::default(),
         }
     }
@@ -634,6 +638,10 @@ impl TaskState {
     pub fn set_clock(&mut self, watermark_ms: i64, last_sweep_ms: i64, seen: SeenEvents) {
         self.watermark_ms = watermark_ms;
         self.last_sweep_ms = last_sweep_ms;
+        // Entries restored are not news to the changelog.
+        if let Some(j) = &mut self.journal {
+            j.seen_from = seen.mark();
+        }
         self.seen = seen;
     }
 

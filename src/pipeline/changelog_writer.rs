@@ -30,6 +30,7 @@ use super::publisher::Publisher;
 use super::task::Positions;
 use crate::changelog::{
     checkpoint_key, encode_checkpoint, encode_lead, encode_seen, lead_key, seen_key, Checkpoint,
+    SEEN_BATCH,
 };
 use crate::emit;
 use crate::engine::{LeadKey, TaskState};
@@ -420,8 +421,8 @@ impl ChangelogWriter {
         }
         self.flushed_at = next_offsets.to_vec();
         let sorted = |v: &[i64]| -> Vec<i64> { self.order.iter().map(|i| v[*i]).collect() };
-        let mut records = Vec::with_capacity(journal.touched.len() + 2);
-        for key in journal.touched.iter().chain(&forget) {
+        let mut records = Vec::with_capacity(journal.touched_len() + 2);
+        for key in journal.touched().chain(&forget) {
             let id = key.to_string();
             let value = state.lead(&id).map(|lead| {
                 // A restored lead that covers more keeps saying so.
@@ -438,13 +439,15 @@ impl ChangelogWriter {
             let kind = if value.is_some() { "lead" } else { "evicted" };
             records.push((self.record(lead_key(&id), value), kind));
         }
-        if !journal.seen.is_empty() {
+        // A task catching up takes in ~10^5 ids per flush: cut them in
+        // batches that stay far below a broker's message size limit.
+        for batch in journal.seen.chunks(SEEN_BATCH) {
             let seq = self.cursor.seen_next;
             self.cursor.seen_next += 1;
-            let newest = journal.seen.iter().map(|e| e.1).max().unwrap_or(i64::MIN);
+            let newest = batch.iter().map(|e| e.1).max().unwrap_or(i64::MIN);
             self.cursor.seen_live.push_back((seq, newest));
             records.push((
-                self.record(seen_key(seq), Some(encode_seen(seq, &journal.seen))),
+                self.record(seen_key(seq), Some(encode_seen(seq, batch))),
                 "seen",
             ));
         }
