@@ -582,6 +582,14 @@ impl TaskState {
         }
     }
 
+    /// Gives a journal taken by [`TaskState::take_journal`] back once read,
+    /// so its memory is used again (see `Journal::reuse`).
+    pub fn return_journal(&mut self, used: Journal) {
+        if let Some(j) = &mut self.journal {
+            j.reuse(used);
+        }
+    }
+
     /// Puts `lead` in the table as it is, replacing a lead with its id
     /// (state rebuilt from a changelog), and schedules its decay check.
     pub fn put_lead(&mut self, lead: LeadState) {

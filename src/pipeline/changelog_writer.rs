@@ -451,6 +451,7 @@ impl ChangelogWriter {
                 "seen",
             ));
         }
+        state.return_journal(journal);
         let cutoff = state.seen().cutoff_ms();
         while let Some(&(seq, newest)) = self.cursor.seen_live.front() {
             if newest >= cutoff {
