@@ -62,15 +62,9 @@ impl Journal {
     }
 
     /// [`Journal::touch`] for a lead known by its owned key (an evicted one).
-    pub(crate) fn touch_key(&mut self, key: LeadKey) {
-        let hash = key.as_id().hash64();
-        if self
-            .touched
-            .find(hash, |(h, k)| *h == hash && *k == key)
-            .is_none()
-        {
-            self.touched.insert_unique(hash, (hash, key), |(h, _)| *h);
-        }
+    pub(crate) fn touch_key(&mut self, key: &LeadKey) {
+        let id = key.as_id();
+        self.note(&id, id.hash64());
     }
 
     /// Takes back the table of a journal taken before (`used`), emptied,

@@ -427,7 +427,7 @@ impl TaskState {
                     if lead.evictable(model, boundary) {
                         capture.touch(lead);
                         if let Some(j) = journal.as_mut() {
-                            j.touch_key(lead.key());
+                            j.touch_key(&lead.key());
                         }
                         evicted += 1;
                         false

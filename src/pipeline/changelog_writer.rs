@@ -417,6 +417,7 @@ impl ChangelogWriter {
             // The last checkpoint (acknowledged, since this one is idle)
             // still covers everything.
             self.last_checkpoint = Instant::now();
+            state.return_journal(journal);
             return false;
         }
         self.flushed_at = next_offsets.to_vec();
