@@ -42,10 +42,9 @@ pub struct SeenEvents {
     front: usize,
     /// Ids with an event time before this are forgotten (`i64::MIN`: none yet).
     cutoff_ms: i64,
-    /// Entries appended since the window was created: the position of the
-    /// next one (see [`SeenEvents::since`]).
-    pushed: u64,
-    /// The position of entry 0 of the first chunk (of `queue`, or `tail`).
+    /// The position of entry 0 of the first chunk (of `queue`, or `tail`),
+    /// counting every entry appended since the window was created (see
+    /// [`SeenEvents::since`]).
     start: u64,
 }
 
@@ -57,7 +56,6 @@ impl Default for SeenEvents {
             tail: Vec::new(),
             front: 0,
             cutoff_ms: i64::MIN,
-            pushed: 0,
             start: 0,
         }
     }
@@ -153,13 +151,13 @@ impl SeenEvents {
             self.tail.reserve_exact(CHUNK);
         }
         self.tail.push((id, t));
-        self.pushed += 1;
     }
 
     /// The position the next appended entry gets: a mark for
     /// [`SeenEvents::since`].
     pub fn mark(&self) -> u64 {
-        self.pushed
+        let queued: usize = self.queue.iter().map(|c| c.len()).sum();
+        self.start + (queued + self.tail.len()) as u64
     }
 
     /// The entries appended at or after position `mark` that are still in
@@ -167,7 +165,7 @@ impl SeenEvents {
     /// without keeping a second copy of it (entries pruned since are
     /// expired, so no restore needs them).
     pub fn since(&self, mark: u64) -> Vec<(u64, i64)> {
-        let mut out = Vec::with_capacity(self.pushed.saturating_sub(mark) as usize);
+        let mut out = Vec::with_capacity(self.mark().saturating_sub(mark) as usize);
         let mut base = self.start;
         for (i, c) in self
             .queue
@@ -308,7 +306,6 @@ impl SeenEvents {
             tail,
             front: 0,
             cutoff_ms,
-            pushed: n as u64,
             start: 0,
         }
     }
