@@ -19,3 +19,4 @@ pub use record::{
     checkpoint_key, decode, encode_checkpoint, encode_lead, encode_seen, lead_key, seen_key,
     Checkpoint, Record, FORMAT, SEEN_BATCH,
 };
+pub(crate) use record::{encode_lead_block, encode_seen_runs, seen_batches};

@@ -165,21 +165,25 @@ impl SeenEvents {
     /// without keeping a second copy of it (entries pruned since are
     /// expired, so no restore needs them).
     pub fn since(&self, mark: u64) -> Vec<(u64, i64)> {
-        let mut out = Vec::with_capacity(self.mark().saturating_sub(mark) as usize);
+        self.since_slices(mark).flatten().copied().collect()
+    }
+
+    /// [`SeenEvents::since`] as the runs of the queue's chunks that hold
+    /// those entries, in order, without copying them.
+    pub fn since_slices(&self, mark: u64) -> impl Iterator<Item = &[(u64, i64)]> {
         let mut base = self.start;
-        for (i, c) in self
-            .queue
+        self.queue
             .iter()
             .map(|c| c.as_slice())
             .chain([self.tail.as_slice()])
             .enumerate()
-        {
-            let first = if i == 0 { self.front } else { 0 };
-            let from = (mark.saturating_sub(base) as usize).max(first).min(c.len());
-            out.extend_from_slice(&c[from..]);
-            base += c.len() as u64;
-        }
-        out
+            .map(move |(i, c)| {
+                let first = if i == 0 { self.front } else { 0 };
+                let from = (mark.saturating_sub(base) as usize).max(first).min(c.len());
+                base += c.len() as u64;
+                &c[from..]
+            })
+            .filter(|s| !s.is_empty())
     }
 
     /// Forgets ids whose event time is before `cutoff_ms`. Entries leave the

@@ -19,12 +19,12 @@ pub struct Journal {
     /// Leads created, changed or evicted (look them up: absent = evicted),
     /// each with its [`LeadId::hash64`].
     touched: HashTable<(u64, LeadKey)>,
-    /// Event-id hashes and event times the dedupe window took in, in
-    /// order: filled when the journal is taken, from the window's own
-    /// queue (`SeenEvents::since`), so an event costs the journal nothing.
-    pub seen: Vec<(u64, i64)>,
-    /// The window's mark when the journal was last taken.
+    /// The dedupe window's marks when the journal was last taken and when
+    /// it was taken now: the event ids it took in between are read from
+    /// the window's own queue (`SeenEvents::since_slices`), so an event
+    /// costs the journal nothing.
     pub(crate) seen_from: u64,
+    pub(crate) seen_to: u64,
 }
 
 impl Journal {
@@ -32,13 +32,20 @@ impl Journal {
     pub(crate) fn starting_at(mark: u64) -> Journal {
         Journal {
             seen_from: mark,
+            seen_to: mark,
             ..Journal::default()
         }
     }
 
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.touched.is_empty() && self.seen.is_empty()
+        self.touched.is_empty() && self.seen_from == self.seen_to
+    }
+
+    /// The dedupe window's positions this journal's event ids span
+    /// (`from..to`; entries pruned since are expired and not needed).
+    pub fn seen_span(&self) -> (u64, u64) {
+        (self.seen_from, self.seen_to)
     }
 
     /// Notes that lead `id` (whose `hash64()` is `hash`) changed.
@@ -88,6 +95,11 @@ impl Journal {
     /// The leads that changed, in no particular order.
     pub fn touched(&self) -> impl Iterator<Item = &LeadKey> {
         self.touched.iter().map(|(_, k)| k)
+    }
+
+    /// [`Journal::touched`] with each lead's `hash64()`, to look it up with.
+    pub fn touched_hashed(&self) -> impl Iterator<Item = (u64, &LeadKey)> {
+        self.touched.iter().map(|(h, k)| (*h, k))
     }
 }
 

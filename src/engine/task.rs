@@ -460,6 +460,18 @@ impl TaskState {
         self.lookup().get(lead_id)
     }
 
+    /// Runs `f` on lead `key` (whose `as_id().hash64()` is `hash`, as a
+    /// [`Journal`] holds it) in place, without copying its state.
+    pub(crate) fn read_lead<R>(
+        &self,
+        key: &LeadKey,
+        hash: u64,
+        f: impl FnOnce(&LeadBlock) -> R,
+    ) -> Option<R> {
+        debug_assert_eq!(hash, key.as_id().hash64());
+        self.leads.read(&key.as_id(), hash, f)
+    }
+
     /// Copies of every lead's state, in id order (tests and tools: it
     /// copies the whole table).
     pub fn lead_states(&self) -> Vec<LeadState> {
@@ -574,8 +586,9 @@ impl TaskState {
         match &mut self.journal {
             Some(j) => {
                 let mut taken = std::mem::take(j);
-                taken.seen = self.seen.since(taken.seen_from);
-                j.seen_from = self.seen.mark();
+                taken.seen_to = self.seen.mark();
+                j.seen_from = taken.seen_to;
+                j.seen_to = taken.seen_to;
                 taken
             }
             None => Journal::default(),

@@ -29,8 +29,8 @@ use super::ownership::{Pending, Verdict};
 use super::publisher::Publisher;
 use super::task::Positions;
 use crate::changelog::{
-    checkpoint_key, encode_checkpoint, encode_lead, encode_seen, lead_key, seen_key, Checkpoint,
-    SEEN_BATCH,
+    checkpoint_key, encode_checkpoint, encode_lead_block, encode_seen_runs, lead_key, seen_batches,
+    seen_key, Checkpoint, SEEN_BATCH,
 };
 use crate::emit;
 use crate::engine::{LeadKey, TaskState};
@@ -119,12 +119,18 @@ pub struct ChangelogWriter {
     /// The task has been at the end of all its inputs since the last
     /// flush (it is live, not catching up).
     caught_up: bool,
+    /// How far into its interval the first flush comes, as a fraction of
+    /// it brought forward (0 after the first flush): see [`stagger`].
+    head: f64,
     /// The ownership question in flight, and when to ask again after an
     /// answer that said neither yes nor no.
     query: Option<Pending>,
     ask_after: Option<Instant>,
     /// The task is stopping: an unconfirmed last flush is given up.
     stopping: bool,
+    /// The emptied vector of the last flush's records, filled again by the
+    /// next (a fresh one per flush is fresh memory the kernel zeroes).
+    spare: Vec<(OwnedRecord, &'static str)>,
 }
 
 /// Whether a step of the flush may write.
@@ -170,9 +176,11 @@ impl ChangelogWriter {
             flushed_at: next_offsets.to_vec(),
             flush_requested: false,
             caught_up: false,
+            head: stagger(partition),
             query: None,
             ask_after: None,
             stopping: false,
+            spare: Vec::new(),
         }
     }
 
@@ -223,10 +231,19 @@ impl ChangelogWriter {
         self.caught_up = true;
     }
 
-    /// Whether a flush is due `elapsed` after the last one.
+    /// Whether a flush is due `elapsed` after the last one (or, for the
+    /// first, after the start brought forward by `head`).
     fn due(&self, elapsed: Duration) -> bool {
-        elapsed >= self.env.flush_interval
-            && (self.caught_up || elapsed >= self.env.catch_up_flush_interval)
+        let reached = |interval: Duration| elapsed + interval.mul_f64(self.head) >= interval;
+        reached(self.env.flush_interval)
+            && (self.caught_up || reached(self.env.catch_up_flush_interval))
+    }
+
+    /// A flush was taken now: the next one is a whole interval away.
+    fn flushed(&mut self) {
+        self.last_flush = Instant::now();
+        self.caught_up = false;
+        self.head = 0.0;
     }
 
     /// Asks for a last flush of everything up to the current position,
@@ -337,13 +354,13 @@ impl ChangelogWriter {
                     return;
                 }
                 Phase::Held {
-                    records,
+                    mut records,
                     checkpoint,
                     at,
                     ..
                 } => {
                     let mut counts = [0u64; 3];
-                    for (r, kind) in records {
+                    for (r, kind) in records.drain(..) {
                         counts[match kind {
                             "lead" => 0,
                             "evicted" => 1,
@@ -351,6 +368,7 @@ impl ChangelogWriter {
                         }] += 1;
                         outbox.send(publisher, r, changelog_meta(OutputKind::Changelog));
                     }
+                    self.spare = records;
                     self.phase = Phase::Sent {
                         checkpoint,
                         needs: outbox.window_ref().next_seq(),
@@ -409,8 +427,7 @@ impl ChangelogWriter {
 
     /// Takes a flush at the current position; false if nothing changed.
     fn take(&mut self, state: &mut TaskState, next_offsets: &[i64], outbox: &Outbox) -> bool {
-        self.last_flush = Instant::now();
-        self.caught_up = false;
+        self.flushed();
         let journal = state.take_journal();
         let forget = std::mem::take(&mut self.cursor.forget);
         if journal.is_empty() && forget.is_empty() && self.flushed_at == next_offsets {
@@ -422,33 +439,39 @@ impl ChangelogWriter {
         }
         self.flushed_at = next_offsets.to_vec();
         let sorted = |v: &[i64]| -> Vec<i64> { self.order.iter().map(|i| v[*i]).collect() };
-        let mut records = Vec::with_capacity(journal.touched_len() + 2);
-        for key in journal.touched().chain(&forget) {
-            let id = key.to_string();
-            let value = state.lead(&id).map(|lead| {
-                // A restored lead that covers more keeps saying so.
-                let covers = match self.cursor.skips.get(key) {
-                    Some(c) => next_offsets
-                        .iter()
-                        .zip(c)
-                        .map(|(n, c)| (*n).max(*c))
-                        .collect(),
-                    None => next_offsets.to_vec(),
-                };
-                encode_lead(&lead, &sorted(&covers))
+        let covers_now = sorted(next_offsets);
+        let mut records = std::mem::take(&mut self.spare);
+        records.reserve(journal.touched_len() + forget.len() + 2);
+        let forgotten = forget.iter().map(|k| (k.as_id().hash64(), k));
+        for (hash, key) in journal.touched_hashed().chain(forgotten) {
+            // A restored lead that covers more keeps saying so.
+            let wider = self.cursor.skips.get(key).map(|c| {
+                let covers: Vec<i64> = next_offsets
+                    .iter()
+                    .zip(c)
+                    .map(|(n, c)| (*n).max(*c))
+                    .collect();
+                sorted(&covers)
             });
+            let covers = wider.as_deref().unwrap_or(&covers_now);
+            let value = state.read_lead(key, hash, |lead| encode_lead_block(lead, covers));
             let kind = if value.is_some() { "lead" } else { "evicted" };
-            records.push((self.record(lead_key(&id), value), kind));
+            records.push((self.record(key.with_text(lead_key), value), kind));
         }
         // A task catching up takes in ~10^5 ids per flush: cut them in
-        // batches that stay far below a broker's message size limit.
-        for batch in journal.seen.chunks(SEEN_BATCH) {
+        // batches that stay far below a broker's message size limit,
+        // encoded straight from the dedupe window's queue.
+        let (seen_from, seen_to) = journal.seen_span();
+        debug_assert_eq!(seen_to, state.seen().mark(), "read as the journal is taken");
+        for batch in seen_batches(state.seen().since_slices(seen_from), SEEN_BATCH) {
             let seq = self.cursor.seen_next;
             self.cursor.seen_next += 1;
-            let newest = batch.iter().map(|e| e.1).max().unwrap_or(i64::MIN);
-            self.cursor.seen_live.push_back((seq, newest));
+            let newest = batch.iter().flat_map(|r| r.iter()).map(|e| e.1).max();
+            self.cursor
+                .seen_live
+                .push_back((seq, newest.unwrap_or(i64::MIN)));
             records.push((
-                self.record(seen_key(seq), Some(encode_seen(seq, batch))),
+                self.record(seen_key(seq), Some(encode_seen_runs(seq, &batch))),
                 "seen",
             ));
         }
@@ -501,6 +524,19 @@ impl ChangelogWriter {
     }
 }
 
+/// The fraction of the interval by which task `partition`'s first flush
+/// comes early. The tasks of an instance start together (at start-up, after
+/// a rebalance); flushing all at once would put every task's changed leads
+/// in the producer's queue in the same moment: during a catch-up, 96 tasks
+/// of 6 000 leads each are 600 000 records, six times what librdkafka's
+/// queue holds by default (`queue.buffering.max.messages`), so they wait
+/// and are retried, and a stage change produced meanwhile queues behind
+/// them. Spread by the golden ratio, any run of consecutive partitions
+/// flushes evenly over the interval, and each keeps its place afterwards.
+fn stagger(partition: i32) -> f64 {
+    (f64::from(partition.max(0)) * 0.618_033_988_749_895).fract()
+}
+
 fn changelog_meta(kind: OutputKind) -> OutputMeta {
     OutputMeta {
         kind,
@@ -513,7 +549,7 @@ mod tests {
     use super::*;
     use crate::pipeline::changelog_reader::ReaderPool;
 
-    fn writer(flush_ms: u64, catch_up_ms: u64) -> ChangelogWriter {
+    fn writer(partition: i32, flush_ms: u64, catch_up_ms: u64) -> ChangelogWriter {
         let env = ChangelogEnv {
             topic: "changelog".into(),
             flush_interval: Duration::from_millis(flush_ms),
@@ -523,7 +559,7 @@ mod tests {
         };
         ChangelogWriter::new(
             env,
-            0,
+            partition,
             &["events".to_string()],
             Arc::from("model"),
             &[0],
@@ -533,7 +569,7 @@ mod tests {
 
     #[test]
     fn a_task_catching_up_flushes_at_the_longer_interval_a_live_one_at_the_shorter() {
-        let mut w = writer(5_000, 30_000);
+        let mut w = writer(0, 5_000, 30_000);
         let s = Duration::from_secs;
         // Catching up (not at the end of its inputs since the last flush).
         assert!(!w.due(s(5)));
@@ -543,5 +579,29 @@ mod tests {
         w.caught_up();
         assert!(!w.due(s(4)));
         assert!(w.due(s(5)));
+    }
+
+    #[test]
+    fn the_first_flushes_of_tasks_started_together_are_spread_over_the_interval() {
+        let s = Duration::from_secs;
+        // Partition 1 is 0.618 of the way into its first interval.
+        let mut w = writer(1, 10_000, 10_000);
+        assert!(!w.due(s(3)));
+        assert!(w.due(s(4)));
+        // After its first flush, a whole interval again.
+        w.flushed();
+        assert!(!w.due(s(9)));
+        assert!(w.due(s(10)));
+        // Catching up, the longer interval is brought forward the same.
+        let w = writer(1, 5_000, 30_000);
+        assert!(!w.due(s(11)));
+        assert!(w.due(s(12)));
+        // 96 tasks: each tenth of the interval holds a tenth of the first
+        // flushes, give or take two.
+        let mut tenths = [0; 10];
+        for p in 0..96 {
+            tenths[(stagger(p) * 10.0) as usize] += 1;
+        }
+        assert!(tenths.iter().all(|n| (8..=12).contains(n)), "{tenths:?}");
     }
 }

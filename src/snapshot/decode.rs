@@ -764,8 +764,8 @@ fn varints<T>(
     }
 }
 
-/// One lead from a `leadscore.v1.LeadRecord` message (a changelog
-/// record's value, see [`super::lead_record`]).
+/// One lead from a `leadscore.v1.LeadRecord` message (the `lead` field
+/// of a changelog record, see `append_lead_field`).
 /// The error says what is wrong and at which byte.
 pub fn lead_from_record(bytes: &[u8]) -> Result<LeadState, String> {
     let mut cols = Columns::default();

@@ -17,7 +17,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::wire::{self, key, put_bytes, put_varint, put_varint_field, zigzag, Out, FIXED64, LEN};
-use crate::engine::{LeadBlock, LeadState, Slot, StateImage, TaskState};
+use crate::engine::{LeadBlock, Slot, StateImage, TaskState};
 
 /// A consistent image of one task's state plus what it covers, taken on
 /// the task thread by [`crate::snapshot::SnapshotStore::capture`] and
@@ -226,16 +226,16 @@ impl Room for Vec<u8> {
     }
 }
 
-/// One lead as a `leadscore.v1.LeadRecord` message (the value a changelog
-/// record carries): the same encoding as in a snapshot.
-pub fn lead_record(lead: &LeadState) -> Vec<u8> {
-    let mut buf = Vec::new();
-    encode_lead(&mut buf, &lead.block);
-    // Drop the `leads` field key and length that prefix it in a snapshot.
-    let mut rest = &buf[1..];
-    let len = prost::encoding::decode_varint(&mut rest).expect("a length we just wrote");
-    debug_assert_eq!(len as usize, rest.len());
-    rest.to_vec()
+/// Appends `lead` to `out` as field `field` (a `LeadRecord`, length
+/// delimited) of an enclosing message: how a changelog record embeds it,
+/// with no copy of the encoding.
+pub(crate) fn append_lead_field(out: &mut Vec<u8>, field: u32, lead: &LeadBlock) {
+    let start = out.len();
+    encode_lead(out, lead);
+    // `encode_lead` writes the snapshot's `leads` key: a single byte, as
+    // is the key of any field numbered below 16.
+    debug_assert!(field < 16);
+    out[start] = key(field, LEN);
 }
 
 /// Output chunks of dropped [`Captured`] images, kept for the next

@@ -40,7 +40,8 @@ mod store;
 mod wire;
 
 pub use decode::lead_from_record;
-pub use encode::{lead_record, release_buffers, Captured};
+pub(crate) use encode::append_lead_field;
+pub use encode::{release_buffers, Captured};
 pub use error::SnapshotError;
 pub use format::{Header, FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use inspect::{inspect, ChecksumStatus, Inspection};
