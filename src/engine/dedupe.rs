@@ -44,7 +44,7 @@ pub struct SeenEvents {
     cutoff_ms: i64,
     /// The position of entry 0 of the first chunk (of `queue`, or `tail`),
     /// counting every entry appended since the window was created (see
-    /// [`SeenEvents::since`]).
+    /// [`SeenEvents::since_slices`]).
     start: u64,
 }
 
@@ -154,7 +154,7 @@ impl SeenEvents {
     }
 
     /// The position the next appended entry gets: a mark for
-    /// [`SeenEvents::since`].
+    /// [`SeenEvents::since_slices`].
     pub fn mark(&self) -> u64 {
         let queued: usize = self.queue.iter().map(|c| c.len()).sum();
         self.start + (queued + self.tail.len()) as u64
@@ -163,13 +163,8 @@ impl SeenEvents {
     /// The entries appended at or after position `mark` that are still in
     /// the queue, in arrival order: what the window took in since then,
     /// without keeping a second copy of it (entries pruned since are
-    /// expired, so no restore needs them).
-    pub fn since(&self, mark: u64) -> Vec<(u64, i64)> {
-        self.since_slices(mark).flatten().copied().collect()
-    }
-
-    /// [`SeenEvents::since`] as the runs of the queue's chunks that hold
-    /// those entries, in order, without copying them.
+    /// expired, so no restore needs them). Given as the runs of the
+    /// queue's chunks that hold them, in order, without copying them.
     pub fn since_slices(&self, mark: u64) -> impl Iterator<Item = &[(u64, i64)]> {
         let mut base = self.start;
         self.queue
@@ -330,6 +325,13 @@ impl SeenEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl SeenEvents {
+        /// [`SeenEvents::since_slices`], collected.
+        fn since(&self, mark: u64) -> Vec<(u64, i64)> {
+            self.since_slices(mark).flatten().copied().collect()
+        }
+    }
 
     #[test]
     fn from_entries_equals_inserting_one_by_one() {

@@ -92,13 +92,9 @@ impl Journal {
         self.touched.len()
     }
 
-    /// The leads that changed, in no particular order.
-    pub fn touched(&self) -> impl Iterator<Item = &LeadKey> {
-        self.touched.iter().map(|(_, k)| k)
-    }
-
-    /// [`Journal::touched`] with each lead's `hash64()`, to look it up with.
-    pub fn touched_hashed(&self) -> impl Iterator<Item = (u64, &LeadKey)> {
+    /// The leads that changed, in no particular order, each with its
+    /// `hash64()` (to look it up with).
+    pub fn touched(&self) -> impl Iterator<Item = (u64, &LeadKey)> {
         self.touched.iter().map(|(h, k)| (*h, k))
     }
 }
@@ -116,7 +112,7 @@ mod tests {
         j.touch(&b, b.hash64());
         j.touch(&a, a.hash64());
         assert_eq!(j.touched_len(), 2);
-        let mut ids: Vec<String> = j.touched().map(|k| k.to_string()).collect();
+        let mut ids: Vec<String> = j.touched().map(|(_, k)| k.to_string()).collect();
         ids.sort();
         assert_eq!(ids, ["0f8fad5b-d9cb-469f-a165-70867728950e", "lead-a"]);
         assert!(!j.is_empty());
@@ -156,7 +152,11 @@ mod tests {
         active.reuse(other);
         assert_eq!(active.touched_len(), 1);
         assert_eq!(
-            active.touched().next().map(ToString::to_string).as_deref(),
+            active
+                .touched()
+                .next()
+                .map(|(_, k)| k.to_string())
+                .as_deref(),
             Some("lead-a")
         );
     }

@@ -443,7 +443,7 @@ impl ChangelogWriter {
         let mut records = std::mem::take(&mut self.spare);
         records.reserve(journal.touched_len() + forget.len() + 2);
         let forgotten = forget.iter().map(|k| (k.as_id().hash64(), k));
-        for (hash, key) in journal.touched_hashed().chain(forgotten) {
+        for (hash, key) in journal.touched().chain(forgotten) {
             // A restored lead that covers more keeps saying so.
             let wider = self.cursor.skips.get(key).map(|c| {
                 let covers: Vec<i64> = next_offsets
