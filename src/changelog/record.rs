@@ -8,7 +8,7 @@ use prost::{encoding, Message};
 use super::error::ChangelogError;
 use crate::codec::proto as pb;
 use crate::engine::{LeadBlock, LeadKey, LeadState};
-use crate::snapshot::{append_lead_field, lead_from_record};
+use crate::snapshot::{append_lead_field, lead_from_record, zigzag};
 
 /// The value layout this build writes and reads.
 pub const FORMAT: u32 = 1;
@@ -138,7 +138,6 @@ pub(crate) fn encode_seen_runs(seq: u64, runs: &[&[(u64, i64)]]) -> Vec<u8> {
     use encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
     let entries = || runs.iter().flat_map(|r| r.iter());
     let n: usize = runs.iter().map(|r| r.len()).sum();
-    let zigzag = |t: i64| ((t << 1) ^ (t >> 63)) as u64;
     let times_len: usize = entries().map(|e| encoded_len_varint(zigzag(e.1))).sum();
     let mut out = Vec::with_capacity(32 + 8 * n + times_len);
     encoding::uint32::encode(1, &FORMAT, &mut out);

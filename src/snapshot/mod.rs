@@ -46,3 +46,4 @@ pub use error::SnapshotError;
 pub use format::{Header, FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use inspect::{inspect, ChecksumStatus, Inspection};
 pub use store::{Fallback, Loaded, Restored, SnapshotFile, SnapshotStore, WriteOutcome};
+pub(crate) use wire::zigzag;
