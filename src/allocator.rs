@@ -6,5 +6,55 @@
 //! engine allocates one block per lead and the pipeline one buffer per
 //! record, in many threads. BENCHMARKS.md has the figures either way.
 
+use libmimalloc_sys::{mi_option_get, mi_option_set, mi_option_t};
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay`: its place in `mi_option_e` is 15 in both the
+/// v2 and the v3 header of the pinned libmimalloc-sys (the crate's own
+/// constants do not name it).
+const PURGE_DELAY: mi_option_t = 15;
+
+/// How long freed memory stays with the process before it is given back to
+/// the kernel, when `MIMALLOC_PURGE_DELAY` does not say: longer than the
+/// changelog's 30 s catch-up interval, so each flush reuses the pages the
+/// one before freed instead of having fresh ones zeroed (mimalloc v3's
+/// default is 1 s; BENCHMARKS.md has what it changes).
+pub const DEFAULT_PURGE_DELAY_MS: i64 = 60_000;
+
+/// Sets the purge delay unless the environment chose one; call it first
+/// thing in `main`.
+pub fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an option is a plain store into mimalloc's option
+        // table, valid at any time and from any thread.
+        unsafe { mi_option_set(PURGE_DELAY, DEFAULT_PURGE_DELAY_MS as _) };
+    }
+}
+
+/// The purge delay in effect, in ms.
+pub fn purge_delay_ms() -> i64 {
+    // SAFETY: reading an option is a load from mimalloc's option table.
+    unsafe { mi_option_get(PURGE_DELAY) as i64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_purge_delay_option_is_the_one_the_environment_sets() {
+        // mimalloc read MIMALLOC_PURGE_DELAY (or v3's default, 1 000 ms) at
+        // start: the index must name that option, not another.
+        let expected = std::env::var("MIMALLOC_PURGE_DELAY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        assert_eq!(purge_delay_ms(), expected);
+        keep_freed_memory();
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            assert_eq!(purge_delay_ms(), DEFAULT_PURGE_DELAY_MS);
+        }
+    }
+}

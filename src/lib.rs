@@ -6,7 +6,7 @@
 //! [`engine::StageChange`]s, [`codec`] encodes them, and [`pipeline`] moves
 //! bytes to and from Kafka.
 
-mod allocator;
+pub mod allocator;
 pub mod changelog;
 pub mod codec;
 pub mod config;

@@ -51,6 +51,7 @@ enum SnapshotCommand {
 }
 
 fn main() -> ExitCode {
+    leadscore::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => cli::run::run(args),
