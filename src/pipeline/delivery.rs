@@ -66,7 +66,8 @@ pub enum Ack {
 #[derive(Debug)]
 pub struct AckInbox {
     acks: Mutex<Vec<Ack>>,
-    /// Set while `acks` is non-empty, so the task's hot loop can skip the lock.
+    /// Raised by the first report after a take (which rings the doorbell),
+    /// so the task's hot loop can skip the lock and later reports the ring.
     any: AtomicBool,
     doorbell: Doorbell,
 }
@@ -85,8 +86,11 @@ impl AckInbox {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(ack);
-        self.any.store(true, Ordering::Release);
-        self.doorbell.ring();
+        // Whoever raised the flag rings; until the task takes the reports
+        // (and lowers it) more reports need no ring of their own.
+        if !self.any.swap(true, Ordering::AcqRel) {
+            self.doorbell.ring();
+        }
     }
 
     /// Moves every report received so far into `into` (cheap when there is none).
@@ -137,5 +141,35 @@ impl ProducerContext for DeliveryContext {
             },
         };
         d.inbox.push(ack);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn delivered(seq: u64) -> Ack {
+        Ack::Delivered { seq, offset: 0 }
+    }
+
+    #[test]
+    fn reports_filed_while_the_flag_is_up_are_all_taken_and_the_next_one_rings_again() {
+        let doorbell = Doorbell::new();
+        let inbox = AckInbox::new(doorbell.clone());
+        inbox.push(delivered(1));
+        inbox.push(delivered(2));
+        assert!(doorbell.wait(Duration::ZERO), "the first report rang");
+        let mut acks = Vec::new();
+        inbox.take(&mut acks);
+        assert_eq!(acks.len(), 2, "the report that did not ring is taken too");
+        assert!(!doorbell.wait(Duration::ZERO), "no ring is left over");
+        inbox.push(delivered(3));
+        assert!(
+            doorbell.wait(Duration::ZERO),
+            "a report after the take rings"
+        );
+        inbox.take(&mut acks);
+        assert_eq!(acks.len(), 3);
     }
 }

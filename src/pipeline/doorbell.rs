@@ -19,11 +19,16 @@ impl Doorbell {
         Doorbell::default()
     }
 
-    /// Wakes the task (or makes its next wait return at once).
+    /// Wakes the task (or makes its next wait return at once). Only the
+    /// ring that raises the flag notifies: while it is up the task either
+    /// has not gone to sleep yet or has already been woken, so a second
+    /// notification (a `futex` system call each) would wake nobody.
     pub fn ring(&self) {
         let (rung, cv) = &*self.inner;
-        *rung.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cv.notify_one();
+        let was_up = std::mem::replace(&mut *rung.lock().unwrap_or_else(|e| e.into_inner()), true);
+        if !was_up {
+            cv.notify_one();
+        }
     }
 
     /// A handle that rings this doorbell while it exists, without keeping
@@ -79,6 +84,17 @@ mod tests {
         assert!(d.wait(Duration::from_secs(10)));
         assert!(t.elapsed() < Duration::from_secs(5));
         assert!(!d.wait(Duration::from_millis(1)), "the flag was cleared");
+    }
+
+    #[test]
+    fn rings_while_the_flag_is_up_wake_the_waiter_once() {
+        let d = Doorbell::new();
+        d.ring();
+        d.ring();
+        assert!(d.wait(Duration::ZERO));
+        assert!(!d.wait(Duration::ZERO), "the second ring left nothing");
+        d.ring();
+        assert!(d.wait(Duration::ZERO), "a ring after the wait counts again");
     }
 
     #[test]
