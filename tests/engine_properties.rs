@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use common::strategies::*;
 use common::*;
-use leadscore::engine::{Outcome, StageChange, TaskState};
+use leadscore::engine::{EventKeys, Outcome, StageChange, TaskState};
 use leadscore::event::Event;
 use leadscore::model::Model;
 use proptest::prelude::*;
@@ -112,6 +112,30 @@ fn trace(model: &Model, events: &[Event<'_>]) -> Vec<(Option<Outcome>, Vec<Stage
             (a.outcome, a.changes)
         })
         .collect()
+}
+
+/// [`trace`], with each group of `group` events warmed before it is
+/// applied (as `replay` does), while a `/leads` handle shares the table or
+/// not.
+fn trace_warmed(
+    model: &Model,
+    events: &[Event<'_>],
+    group: usize,
+    shared: bool,
+) -> Vec<(Option<Outcome>, Vec<StageChange>)> {
+    let mut state = TaskState::default();
+    let handle = shared.then(|| state.lookup());
+    let mut out = Vec::new();
+    for chunk in events.chunks(group) {
+        let keys: Vec<EventKeys> = chunk.iter().map(|e| EventKeys::of(model, e)).collect();
+        state.warm(keys.iter());
+        for (e, k) in chunk.iter().zip(&keys) {
+            let a = state.apply_keyed(model, e, k);
+            out.push((a.outcome, a.changes));
+        }
+    }
+    drop(handle);
+    out
 }
 
 /// Unique events for `specs`, in time order (so none is late).
@@ -285,6 +309,21 @@ proptest! {
                 prop_assert_eq!(&*c.model_version, &*model.version);
             }
         }
+    }
+
+    /// Warming events before applying them (their leads fetched into the
+    /// cache, without a lock when nothing shares the table) changes no
+    /// outcome and no stage change.
+    #[test]
+    fn warming_changes_nothing(
+        specs in prop::collection::vec(spec(4, 30), 1..150),
+        group in 1..12usize,
+    ) {
+        let model = Model::builtin();
+        let events = in_time_order(specs);
+        let plain = trace(&model, &events);
+        prop_assert_eq!(&trace_warmed(&model, &events, group, false), &plain);
+        prop_assert_eq!(&trace_warmed(&model, &events, group, true), &plain);
     }
 
     /// The same events in two arrival orders: every transition both runs

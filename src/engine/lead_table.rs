@@ -32,6 +32,14 @@ pub(crate) fn shard_of(hash: u64) -> usize {
     ((hash >> 40) as usize) & (SHARDS - 1)
 }
 
+/// Starts fetching the first block in `shard` with `hash`'s tag.
+#[inline(always)]
+fn prefetch_in(shard: &Shard, hash: u64) {
+    if let Some(b) = shard.find(hash, |_| true) {
+        b.prefetch();
+    }
+}
+
 /// The hash a block's id has (for rehashing when a shard grows).
 #[inline]
 pub(crate) fn block_hash(b: &LeadBlock) -> u64 {
@@ -99,9 +107,19 @@ impl LeadTable {
     /// on a tag collision another lead is fetched, to no harm.
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {
-        let shard = self.read_shard(shard_of(hash));
-        if let Some(b) = shard.find(hash, |_| true) {
-            b.prefetch();
+        prefetch_in(&self.read_shard(shard_of(hash)), hash);
+    }
+
+    /// [`LeadTable::prefetch`] of each hash, through `&mut` and so with
+    /// no lock: taking a lock is a locked instruction, which waits for
+    /// every load before it, so probes under locks wait for each other's
+    /// cache misses; these overlap.
+    pub(crate) fn prefetch_exclusive(&mut self, hashes: impl Iterator<Item = u64>) {
+        for hash in hashes {
+            let shard = self.shards[shard_of(hash)]
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner);
+            prefetch_in(shard, hash);
         }
     }
 

@@ -537,14 +537,21 @@ impl TaskState {
         out
     }
 
-    /// Brings what applying the event with `keys` will read first (its
-    /// lead, its dedupe entry) into the cache, changing nothing. Warming a
-    /// few events before applying them lets the memory fetch their state
-    /// at once instead of one after the other; the outcome is the same
-    /// with or without.
-    pub fn warm(&self, keys: &EventKeys) {
-        self.leads.prefetch(keys.lead_hash);
-        std::hint::black_box(self.seen.contains(keys.id_hash));
+    /// Brings what applying the events with `keys` will read first (their
+    /// leads, their dedupe entries) into the cache, changing nothing.
+    /// Warming a few events before applying them lets the memory fetch
+    /// their state at once instead of one after the other; the outcome is
+    /// the same with or without. Takes no lock while nothing else holds
+    /// the lead table (a replay; no `/leads` handle, no snapshot image).
+    pub fn warm<'k>(&mut self, keys: impl Iterator<Item = &'k EventKeys> + Clone) {
+        for k in keys.clone() {
+            std::hint::black_box(self.seen.contains(k.id_hash));
+        }
+        let hashes = keys.map(|k| k.lead_hash);
+        match Arc::get_mut(&mut self.leads) {
+            Some(table) => table.prefetch_exclusive(hashes),
+            None => hashes.for_each(|h| self.leads.prefetch(h)),
+        }
     }
 
     /// The filters before the lead: lateness, dedupe, bots, then the

@@ -22,7 +22,7 @@ use indicatif::ProgressBar;
 use thiserror::Error;
 
 use crate::codec::{encode_change, DecodeError, DecodeLimits, Format};
-use crate::engine::{Outcome, Stage, TaskState};
+use crate::engine::{EventKeys, Outcome, Stage, TaskState};
 use crate::model::Model;
 use batch::{Batch, BatchReader, Item, Lines};
 use feed::Feed;
@@ -277,6 +277,14 @@ struct Run<'m, 'r, W> {
     bytes: Vec<u8>,
 }
 
+/// The keys of the events among `items`.
+fn event_keys<'a>(items: &'a [Item<'_>]) -> impl Iterator<Item = &'a EventKeys> + Clone {
+    items.iter().filter_map(|item| match item {
+        Item::Event(_, keys) => Some(keys),
+        _ => None,
+    })
+}
+
 impl<W: Write> Run<'_, '_, W> {
     /// Replays the lines of one batch, then reports the read error that
     /// ended it, if any; gives back its buffers. The leads of a few events
@@ -285,15 +293,19 @@ impl<W: Write> Run<'_, '_, W> {
         progress.inc(batch.borrow_owner().consumed());
         let lines = batch.borrow_owner();
         let items = batch.borrow_dependent();
-        for (group, items) in lines
+        // One group ahead: a group's leads are fetched while the group
+        // before it is applied.
+        let mut groups = lines
             .spans()
             .chunks(WARM_GROUP)
             .zip(items.chunks(WARM_GROUP))
-        {
-            for item in items {
-                if let Item::Event(_, keys) = item {
-                    self.state.warm(keys);
-                }
+            .peekable();
+        if let Some((_, first)) = groups.peek() {
+            self.state.warm(event_keys(first));
+        }
+        while let Some((group, items)) = groups.next() {
+            if let Some((_, next)) = groups.peek() {
+                self.state.warm(event_keys(next));
             }
             for (span, item) in group.iter().zip(items) {
                 self.line(span.line(lines.bytes()), item)?;
