@@ -33,11 +33,11 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     // How long a fetch with nothing to return waits at the broker. Apache
     // Kafka answers as soon as data arrives, but librdkafka's mock cluster
     // and some Kafka-protocol brokers (tansu) always wait this long, which
-    // puts a floor under live latency (half of it on average); 5 ms costs
-    // an idle consumer about 200 small requests a second per broker. On
-    // the mock cluster, 5 ms instead of 10 took the live bench's p99 at
-    // 1 000 events/s from 18-29 ms to 15 ms (BENCHMARKS.md).
-    ("fetch.wait.max.ms", "5"),
+    // puts a floor under live latency (half of it on average); 4 ms costs
+    // an idle consumer about 250 small requests a second per broker. On
+    // the mock cluster, 4 ms instead of 10 took the live bench's p99 at
+    // 1 000 events/s from 18-29 ms to 15-16 ms (BENCHMARKS.md).
+    ("fetch.wait.max.ms", "4"),
     ("statistics.interval.ms", "1000"),
     ("session.timeout.ms", "10000"),
 ];
