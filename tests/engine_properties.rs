@@ -114,9 +114,10 @@ fn trace(model: &Model, events: &[Event<'_>]) -> Vec<(Option<Outcome>, Vec<Stage
         .collect()
 }
 
-/// [`trace`], with each group of `group` events warmed before it is
-/// applied (as `replay` does), while a `/leads` handle shares the table or
-/// not.
+/// [`trace`], with each group of `group` events warmed right before it
+/// is applied (`replay` warms one group ahead; warming changes no state,
+/// so when it happens cannot matter), while a `/leads` handle shares the
+/// table or not.
 fn trace_warmed(
     model: &Model,
     events: &[Event<'_>],
