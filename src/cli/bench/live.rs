@@ -60,7 +60,7 @@ pub fn measure(broker: &Broker, args: &BenchArgs, rates: &[f64]) -> Result<Vec<L
     let reader = Reader::start(bootstrap, &config.topics.stage_changes.name)?;
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("linger.ms", "1")
+        .set("linger.ms", args.live_linger_ms.to_string())
         .set("queue.buffering.max.messages", "1000000")
         .create()?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;

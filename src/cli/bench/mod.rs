@@ -45,6 +45,12 @@ pub struct BenchArgs {
     /// Seconds measured at each live rate.
     #[arg(long, default_value_t = 10)]
     live_secs: u64,
+    /// `linger.ms` of the live phase's event producer. Latency is timed
+    /// from the hand-over to that producer, so it includes this wait; on
+    /// the mock cluster a longer linger means fewer, larger message sets,
+    /// which its fetch path walks one by one (librdkafka's default is 5).
+    #[arg(long, default_value_t = 1)]
+    live_linger_ms: u32,
     /// Skip the backlog phase (then --live-rates is required).
     #[arg(long)]
     live_only: bool,
