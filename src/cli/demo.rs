@@ -169,11 +169,12 @@ fn spawn_generator(
                 .map(|(_, v)| v)
                 .unwrap_or_default(),
         )
-        // Batches of about 60 records per partition instead of 6: the mock
-        // cluster finds a fetch's offset by walking a partition's message
-        // sets one by one, so at 20 000 events/s with a 5 ms linger that
-        // walk grew to thousands of sets and the demo fell behind after
-        // about 20 s (BENCHMARKS.md, "The demo").
+        // At the default rate and partitions, batches of about 60 records
+        // per partition instead of 6: the mock cluster finds a fetch's
+        // offset by walking a partition's message sets one by one, so at
+        // 20 000 events/s with a 5 ms linger that walk grew to thousands
+        // of sets and the demo fell behind after about 20 s
+        // (BENCHMARKS.md, "The demo").
         .set("linger.ms", "50")
         .set("partitioner", "murmur2_random")
         .create()
