@@ -1,10 +1,16 @@
 //! The memory allocator of everything built on this crate (the binary, its
-//! tests and benchmarks, so what is measured is what ships): mimalloc.
+//! tests and benchmarks, so what is measured is what ships): mimalloc, for
+//! Rust's allocations and, through mimalloc's `override` feature, for the C
+//! code linked in as well (librdkafka's `malloc`/`free` resolve to
+//! mimalloc's).
 //!
 //! glibc's allocator spent about a third of a changelog restore's time in
 //! `malloc_consolidate` and chunk unlinking with one thread per task; the
 //! engine allocates one block per lead and the pipeline one buffer per
-//! record, in many threads. BENCHMARKS.md has the figures either way.
+//! record, in many threads. librdkafka allocates and frees a buffer per
+//! fetch response and per message; with glibc's allocator a backlog took
+//! about 700 000 page faults and a fifth more CPU (BENCHMARKS.md has the
+//! figures either way).
 
 use libmimalloc_sys::{mi_option_set, mi_option_t};
 
@@ -37,7 +43,7 @@ pub fn keep_freed_memory() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use libmimalloc_sys::mi_option_get;
+    use libmimalloc_sys::{mi_is_in_heap_region, mi_option_get};
 
     /// The purge delay in effect, in ms.
     fn purge_delay_ms() -> i64 {
@@ -57,6 +63,20 @@ mod tests {
         keep_freed_memory();
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
             assert_eq!(purge_delay_ms(), DEFAULT_PURGE_DELAY_MS);
+        }
+    }
+
+    #[test]
+    fn c_code_allocates_from_mimalloc() {
+        // librdkafka calls the C library's `malloc`; with the override it
+        // must land in mimalloc's heap, not glibc's.
+        // SAFETY: a plain malloc/free pair of a small block.
+        unsafe {
+            let p = libc::malloc(4096);
+            assert!(!p.is_null());
+            let ours = mi_is_in_heap_region(p);
+            libc::free(p);
+            assert!(ours, "libc::malloc did not return mimalloc memory");
         }
     }
 }
