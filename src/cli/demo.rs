@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::Args;
 use leadscore::config::{Config, LogFormat, TopicConfig};
-use leadscore::demo::{send_record, Stamp, Traffic, TrafficMix};
+use leadscore::demo::{send_record, InProcessCluster, Stamp, Traffic, TrafficMix};
 use leadscore::engine::{Outcome, Stage};
 use leadscore::event::EventType;
 use leadscore::model::Model;
@@ -20,7 +20,7 @@ use leadscore::pipeline::{Counters, Shutdown};
 use leadscore::service::{serve, ServiceHandles};
 use leadscore::telemetry::{health::Health, logging};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 #[derive(Debug, Args)]
@@ -56,11 +56,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     // Records the mock cluster deletes before they are read are counted in
     // the summary; librdkafka's line for each offset reset would only bury it.
     logging::init(LogFormat::Human, "warn,librdkafka=error,rdkafka=error");
-    let holder = mock_holder()?;
-    let mock = holder
-        .client()
-        .mock_cluster()
-        .context("librdkafka started no mock cluster for test.mock.num.brokers")?;
+    let kafka = InProcessCluster::start(1)?;
+    let mock = kafka.cluster();
     let (snapshots, temporary) = match &args.snapshot_dir {
         Some(d) => (d.clone(), false),
         None => (
@@ -131,31 +128,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
         eprintln!("  snapshots are in {}", snapshots.display());
     }
     drop(mock);
-    drop(holder);
+    drop(kafka);
     Ok(())
-}
-
-/// A client that owns the demo's mock cluster (one broker), with the
-/// cluster's `group.initial.rebalance.delay.ms` at 0: the mock's default,
-/// 3 000 ms like Apache Kafka's, held the pipeline's only consumer for the
-/// demo's first three seconds before its first poll. rust-rdkafka's
-/// `MockCluster` does not wrap that setting, hence the cluster is made
-/// through a client (`test.mock.num.brokers`), whose handle gives the
-/// cluster's pointer.
-fn mock_holder() -> Result<BaseProducer> {
-    let holder: BaseProducer = ClientConfig::new()
-        .set("test.mock.num.brokers", "1")
-        .create()
-        .context("cannot start librdkafka's mock cluster")?;
-    // SAFETY: the handle is valid while `holder` lives, and so is the mock
-    // cluster it returns (null when there is none, checked); the setter
-    // only stores the delay in the cluster's defaults, under its lock.
-    unsafe {
-        let cluster = rdkafka_sys::rd_kafka_handle_mock_cluster(holder.client().native_ptr());
-        anyhow::ensure!(!cluster.is_null(), "librdkafka started no mock cluster");
-        rdkafka_sys::rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 0);
-    }
-    Ok(holder)
 }
 
 fn demo_config(bootstrap: &str, args: &DemoArgs, snapshots: &std::path::Path) -> Result<Config> {

@@ -4,15 +4,14 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
+use leadscore::demo::InProcessCluster;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::DefaultProducerContext;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
 pub enum Broker {
-    Mock(MockCluster<'static, DefaultProducerContext>),
+    Mock(InProcessCluster),
     /// A running broker; `tag` keeps this run's topic names apart from
     /// earlier runs' on the same broker.
     External {
@@ -24,9 +23,7 @@ pub enum Broker {
 impl Broker {
     pub fn new(brokers: Option<&str>) -> Result<Broker> {
         match brokers {
-            None => Ok(Broker::Mock(
-                MockCluster::new(1).context("cannot start librdkafka's mock cluster")?,
-            )),
+            None => Ok(Broker::Mock(InProcessCluster::start(1)?)),
             Some(b) => {
                 let secs = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
                 Ok(Broker::External {
@@ -39,7 +36,7 @@ impl Broker {
 
     pub fn bootstrap(&self) -> String {
         match self {
-            Broker::Mock(m) => m.bootstrap_servers(),
+            Broker::Mock(m) => m.cluster().bootstrap_servers(),
             Broker::External { bootstrap, .. } => bootstrap.clone(),
         }
     }
@@ -57,6 +54,7 @@ impl Broker {
     pub fn create_topics(&self, topics: &[(&str, i32, bool)]) -> Result<()> {
         match self {
             Broker::Mock(m) => {
+                let m = m.cluster();
                 for (name, partitions, _) in topics {
                     m.create_topic(name, *partitions, 1).with_context(|| {
                         format!("cannot create topic {name} on the mock cluster")
