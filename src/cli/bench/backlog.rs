@@ -127,13 +127,17 @@ pub fn measure(broker: &Broker, args: &BenchArgs) -> Result<Backlog> {
             args.events
         );
     }
+    if !args.no_warmup {
+        let mut warm = super::config(broker, "backlog", "warm-up", State::Full)?;
+        warm.changelog.catch_up_flush_interval_ms = flush_ms(args, &warm);
+        broker.create_topics(&[(&warm.changelog.topic, args.partitions, true)])?;
+        drain(&warm, available, "(w) warm-up, full pipeline (not counted)")?;
+    }
     let mut rounds = Vec::new();
     for r in 0..args.rounds {
         let raw = raw_rate(bootstrap, &inbound, available, r)?;
         let mut full = super::config(broker, "backlog", &format!("snapshots-{r}"), State::Full)?;
-        if let Some(ms) = args.catch_up_flush_ms {
-            full.changelog.catch_up_flush_interval_ms = ms.max(full.changelog.flush_interval_ms);
-        }
+        full.changelog.catch_up_flush_interval_ms = flush_ms(args, &full);
         if r > 0 {
             broker.create_topics(&[(&full.changelog.topic, args.partitions, true)])?;
         }
@@ -187,6 +191,15 @@ pub fn measure(broker: &Broker, args: &BenchArgs) -> Result<Backlog> {
         changelog_cpu_cost: pick_cost(|r| extra(r.full.cpu_us, r.snapshots_only.cpu_us)),
         rounds: rounds.len(),
     })
+}
+
+/// The catch-up flush interval of a run with the changelog: `--catch-up-flush-ms`
+/// (never below the live interval), or the config's.
+fn flush_ms(args: &BenchArgs, config: &leadscore::config::Config) -> u64 {
+    args.catch_up_flush_ms
+        .map_or(config.changelog.catch_up_flush_interval_ms, |ms| {
+            ms.max(config.changelog.flush_interval_ms)
+        })
 }
 
 /// Fills the inbound topics with `args.events` demo events.

@@ -67,6 +67,13 @@ pub struct BenchArgs {
     /// run, so that run has no flush; shorter shows what flushes cost).
     #[arg(long)]
     catch_up_flush_ms: Option<u64>,
+    /// Skip the unmeasured warm-up drain before the first round. Without
+    /// it, whichever pipeline runs first also pays for the process's first
+    /// touch of the memory a pipeline of this size holds (the kernel zeroes
+    /// fresh pages; later runs reuse what the allocator kept), which a
+    /// service that has been running no longer pays.
+    #[arg(long)]
+    no_warmup: bool,
     /// Run against this broker (host:port) instead of the mock cluster;
     /// the bench creates its topics there, named `bench<time>-<pid>.*`.
     #[arg(long)]
