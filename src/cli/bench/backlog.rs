@@ -367,6 +367,12 @@ fn drain(config: &leadscore::config::Config, total: u64, label: &str) -> Result<
     }
     let secs = first.map_or(0.0, |s| s.elapsed().as_secs_f64());
     let m = run.counters.records();
+    if m > total {
+        eprintln!(
+            "warning: {label} read {} records more than the backlog holds: a rebalance made it read some again, so this run's figures are disturbed",
+            m - total
+        );
+    }
     let counters = run.counters.clone();
     run.stop()?;
     // Read after the stop: a stage change is counted when acknowledged,
