@@ -26,18 +26,9 @@ fn metric(text: &str, name: &str) -> f64 {
         .sum()
 }
 
-/// The sum of the `leadscore_events_total` samples whose labels contain
-/// `label`.
-fn events_with(text: &str, label: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with("leadscore_events_total{") && l.contains(label))
-        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
-        .sum()
-}
-
 /// The sum of `leadscore_events_total` over topics for one outcome.
 fn outcome(text: &str, outcome: &str) -> f64 {
-    events_with(text, &format!("outcome=\"{outcome}\""))
+    events_counted(text, &[&format!("outcome=\"{outcome}\"")])
 }
 
 /// The stage, score and history of each of `leads` that the service holds,
@@ -131,7 +122,7 @@ fn a_damaged_snapshot_falls_back_to_the_changelog() {
 /// (named with its `prefix`): the process's recorder also holds the counts
 /// of the tests that ran before.
 fn events_on(text: &str, prefix: &str) -> f64 {
-    events_with(text, &format!("topic=\"{prefix}."))
+    events_counted(text, &[&format!("topic=\"{prefix}.")])
 }
 
 /// Starts a second run with `config`; asserts that its `tasks` tasks came

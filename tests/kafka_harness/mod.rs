@@ -394,6 +394,19 @@ pub fn headers(m: &OwnedMessage) -> HashMap<String, String> {
     out
 }
 
+/// The sum of the `leadscore_events_total` samples of a scrape whose labels
+/// contain each of `labels`. The services of one test binary share the
+/// process's metrics recorder, so a test names its own topics (their
+/// prefix) to count only what it produced.
+pub fn events_counted(metrics: &str, labels: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("leadscore_events_total{"))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
+}
+
 /// A minimal HTTP GET against the service (status code and body).
 pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
