@@ -118,13 +118,6 @@ fn a_damaged_snapshot_falls_back_to_the_changelog() {
     );
 }
 
-/// The sum of `leadscore_events_total` over the topics of one test
-/// (named with its `prefix`): the process's recorder also holds the counts
-/// of the tests that ran before.
-fn events_on(text: &str, prefix: &str) -> f64 {
-    events_counted(text, &[&format!("topic=\"{prefix}.")])
-}
-
 /// Starts a second run with `config`; asserts that its `tasks` tasks came
 /// back from the changelog with every lead as the first run left it, and
 /// that it resumed after the events that state covers (it consumed none).
@@ -231,7 +224,7 @@ fn a_dedupe_window_of_more_ids_than_fit_one_message_comes_back_from_the_changelo
     let first = s.start_with(config.clone(), leadscore::model::Model::builtin());
     wait_until(Duration::from_secs(60), "every event taken in", || {
         let (_, m) = http_get(first.addr, "/metrics");
-        events_on(&m, &s.kafka.prefix) >= n as f64
+        events_counted(&m, &[&s.kafka.topics_label()]) >= n as f64
     });
     let (_, at_stop) = http_get(first.addr, "/metrics");
     first.stop();
@@ -247,7 +240,7 @@ fn a_dedupe_window_of_more_ids_than_fit_one_message_comes_back_from_the_changelo
     let before = outcome(&at_stop, "duplicate");
     wait_until(Duration::from_secs(30), "both retries counted", || {
         let (_, m) = http_get(second.addr, "/metrics");
-        events_on(&m, &s.kafka.prefix) >= n as f64 + 2.0
+        events_counted(&m, &[&s.kafka.topics_label()]) >= n as f64 + 2.0
     });
     let (_, m) = http_get(second.addr, "/metrics");
     let rerouted = "leadscore_outputs_rerouted_total";

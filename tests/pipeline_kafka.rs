@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use kafka_harness::service::{
     body_without_emitted_at, event, expected_changes, sample_lines, wait_until, Setup,
 };
-use kafka_harness::{events_counted, headers, http_get};
+use kafka_harness::{expect_events, headers, http_get};
 use leadscore::codec::{encode_change, Format};
 use leadscore::demo::{Traffic, TrafficMix};
 use leadscore::engine::TaskState;
@@ -124,16 +124,12 @@ fn sample_events_produce_the_replayed_stage_changes_with_headers_and_dead_letter
     assert_eq!(code, 200);
     // The process's recorder also holds the other tests' counts: this
     // test's topics only. The one invalid line, dead-lettered.
-    let ours = format!("topic=\"{}.", s.kafka.prefix);
-    let dead_lettered = || {
-        let (_, m) = http_get(svc.addr, "/metrics");
-        events_counted(&m, &[&ours, "outcome=\"dlq\""])
-    };
-    // A task hands its counts over in batches, and when it idles.
-    wait_until(Duration::from_secs(10), "the dead letter counted", || {
-        dead_lettered() >= 1.0
-    });
-    assert_eq!(dead_lettered(), 1.0, "{metrics}");
+    expect_events(
+        svc.addr,
+        &[&s.kafka.topics_label(), "outcome=\"dlq\""],
+        1.0,
+        "the invalid line counted as dead-lettered",
+    );
     assert!(
         metrics.contains("leadscore_stage_changes_total"),
         "{metrics}"
@@ -227,20 +223,11 @@ fn duplicates_are_ignored_and_bad_records_are_dead_lettered_while_the_partition_
     }
     // The tests of this file share the process's metrics recorder: count
     // this test's form topic only. Exactly the one producer retry.
-    let topic = format!("topic=\"{form}\"");
-    let duplicates = || {
-        let (_, metrics) = http_get(svc.addr, "/metrics");
-        events_counted(&metrics, &[&topic, "outcome=\"duplicate\""])
-    };
-    wait_until(
-        Duration::from_secs(10),
-        "the retry counted as a duplicate",
-        || duplicates() >= 1.0,
-    );
-    assert_eq!(
-        duplicates(),
+    expect_events(
+        svc.addr,
+        &[&format!("topic=\"{form}\""), "outcome=\"duplicate\""],
         1.0,
-        "the retry, and nothing else, is a duplicate"
+        "the retry, and nothing else, counted as a duplicate",
     );
     svc.stop();
 }

@@ -87,6 +87,12 @@ impl TestKafka {
         format!("{}.{}", self.prefix, base)
     }
 
+    /// The metric label every one of this test's topics matches (for
+    /// [`events_counted`]).
+    pub fn topics_label(&self) -> String {
+        format!("topic=\"{}.", self.prefix)
+    }
+
     pub fn create_topic(&self, name: &str, partitions: i32) {
         match &self.mock {
             Some(m) => m
@@ -405,6 +411,16 @@ pub fn events_counted(metrics: &str, labels: &[&str]) -> f64 {
         .filter(|l| labels.iter().all(|label| l.contains(label)))
         .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
         .sum()
+}
+
+/// Waits up to 10 s for the service at `addr` to count `n` events with
+/// `labels` (a task hands its counts over in batches, and when it idles),
+/// then asserts the count is exactly `n`.
+pub fn expect_events(addr: std::net::SocketAddr, labels: &[&str], n: f64, what: &str) {
+    let count = || events_counted(&http_get(addr, "/metrics").1, labels);
+    service::wait_until(Duration::from_secs(10), what, || count() >= n);
+    let (_, metrics) = http_get(addr, "/metrics");
+    assert_eq!(events_counted(&metrics, labels), n, "{what}:\n{metrics}");
 }
 
 /// A minimal HTTP GET against the service (status code and body).
